@@ -8,7 +8,7 @@ import globals from 'globals';
 const pureFolders = ['hlc/**/*.ts', 'bft/**/*.ts', 'node/core/**/*.ts'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'reports/**', 'test-artifacts/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'reports/**', 'test-artifacts/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -27,7 +27,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*'], message: 'Pure core code must not import node:* modules.' },
-            { group: ['fs', 'net', 'dgram', 'os', 'crypto', 'timers', 'child_process'], message: 'No I/O in pure code.' },
+            {
+              group: ['fs', 'net', 'dgram', 'os', 'crypto', 'timers', 'child_process'],
+              message: 'No I/O in pure code.',
+            },
           ],
         },
       ],
@@ -47,7 +50,10 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Time flows in as an argument.' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Time flows in as an argument.',
+        },
       ],
     },
   },

@@ -1,0 +1,202 @@
+/**
+ * The `timemesh` command line. Every subcommand validates its flags strictly: an unknown flag or a
+ * bad value is an error that names the flag and says what was expected, and exits with status 2.
+ */
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TimemeshError } from '../hlc/errors.ts';
+import { renderHtmlReport } from '../sim/htmlReport.ts';
+import { createProgress } from '../sim/progress.ts';
+import {
+  loadScenarioFile,
+  mergeScenarioRaw,
+  parseDuration,
+  readScenarioFile,
+  resolveScenario,
+} from '../sim/scenario.ts';
+import { simulate } from '../sim/simulator.ts';
+import { formatSummary } from '../sim/summary.ts';
+import type { SimReport } from '../sim/reportTypes.ts';
+
+const USAGE = `usage: timemesh <command> [options]
+
+commands:
+  start                 run the node (until the daemon lands: a demo simulation of 30 nodes)
+  sim [options]         run the deterministic mesh simulator
+  sim-suite [DIR]       run every scenario in DIR (default sim/scenarios) with --check
+  help                  show this text
+
+sim options:
+  --scenario FILE       YAML or JSON scenario (flags below override its values)
+  --nodes N             nodes in the mesh, anchors and attackers included
+  --byzantine F         how many of them are attackers
+  --attack KIND         none | constant | two-faced | random | frog-boil | delay | hlc-push | silent
+  --anchors A           how many nodes have a reference clock
+  --anchor-model M      perfect | gps-pps | gps-nmea | ntp-server
+  --fault-tolerance F   f used by every node (default: derived as ⌊(n−1)/3⌋ of its sources)
+  --poll-peers K        peers each node measures per round
+  --duration D          virtual duration, e.g. 90s, 10m, 2h
+  --seed S              PRNG seed (same seed, same report byte for byte)
+  --json FILE           write the JSON report
+  --html FILE           write the HTML report
+  --check               exit 1 when a scenario threshold fails
+  --quiet               print no summary
+`;
+
+class UsageError extends TimemeshError {
+  constructor(message: string) {
+    super('TM_ERR_USAGE', message);
+  }
+}
+
+const simOptions = {
+  scenario: { type: 'string' },
+  nodes: { type: 'string' },
+  byzantine: { type: 'string' },
+  attack: { type: 'string' },
+  anchors: { type: 'string' },
+  'anchor-model': { type: 'string' },
+  'fault-tolerance': { type: 'string' },
+  'poll-peers': { type: 'string' },
+  duration: { type: 'string' },
+  seed: { type: 'string' },
+  json: { type: 'string' },
+  html: { type: 'string' },
+  check: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+function parse<T extends NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>>(
+  args: string[],
+  options: T,
+  command: string,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(
+      `timemesh ${command}: ${(err as Error).message}. Run 'timemesh help' for the options.`,
+    );
+  }
+}
+
+function intFlag(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name}: expected an integer ≥ ${min}, got '${value}'`);
+  }
+  return n;
+}
+
+async function runSim(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, simOptions, 'sim');
+  if (positionals.length > 0) throw new UsageError(`timemesh sim: unexpected argument '${positionals[0]}'`);
+  const overrides: Record<string, unknown> = {};
+  const set = (key: string, v: unknown): void => {
+    if (v !== undefined) overrides[key] = v;
+  };
+  set('nodes', intFlag('nodes', values.nodes, 1));
+  set('byzantine', intFlag('byzantine', values.byzantine, 0));
+  set('anchors', intFlag('anchors', values.anchors, 0));
+  set('anchorModel', values['anchor-model']);
+  set('seed', values.seed);
+  if (values.duration !== undefined) {
+    try {
+      set('durationS', parseDuration(values.duration));
+    } catch (err) {
+      throw new UsageError(`--duration: ${(err as Error).message}`);
+    }
+  }
+  if (values.attack !== undefined) overrides.attack = { kind: values.attack };
+  const core: Record<string, unknown> = {};
+  const ft = intFlag('fault-tolerance', values['fault-tolerance'], 0);
+  if (ft !== undefined) core.faultTolerance = ft;
+  const k = intFlag('poll-peers', values['poll-peers'], 1);
+  if (k !== undefined) core.pollPeers = k;
+  if (Object.keys(core).length > 0) overrides.core = core;
+
+  let raw: unknown = {};
+  let source = 'command line';
+  if (values.scenario !== undefined) {
+    raw = await readScenarioFile(values.scenario);
+    source = `${values.scenario} with command-line overrides`;
+  }
+  const scenario = resolveScenario(mergeScenarioRaw(raw, overrides), source);
+  const report = runWithProgress(scenario);
+  if (values.json !== undefined) await writeFile(values.json, JSON.stringify(report, null, 2) + '\n');
+  if (values.html !== undefined) await writeFile(values.html, renderHtmlReport(report));
+  if (values.quiet !== true) process.stdout.write(formatSummary(report) + '\n');
+  return values.check === true && !report.passed ? 1 : 0;
+}
+
+function runWithProgress(scenario: Parameters<typeof simulate>[0]): SimReport {
+  const progress = createProgress({ totalS: scenario.durationS, label: scenario.name });
+  const startedMs = performance.now();
+  process.stderr.write(
+    `timemesh sim: scenario ${scenario.name}, seed ${scenario.seed}, ${scenario.nodes} nodes, ${scenario.durationS} s virtual\n`,
+  );
+  const report = simulate(scenario, (s, events) => progress.update(s, events));
+  progress.done();
+  const wallS = (performance.now() - startedMs) / 1000;
+  process.stderr.write(
+    `timemesh sim: ${report.events.processed} events in ${wallS.toFixed(1)} s wall (${Math.round(report.events.processed / wallS)} events/s)\n`,
+  );
+  return report;
+}
+
+async function runSuite(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { out: { type: 'string' } } as const, 'sim-suite');
+  const dir = positionals[0] ?? 'sim/scenarios';
+  const files = (await readdir(dir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+  if (files.length === 0) throw new UsageError(`timemesh sim-suite: no scenario files in ${dir}`);
+  let failed = 0;
+  for (const f of files) {
+    const scenario = await loadScenarioFile(join(dir, f));
+    const report = runWithProgress(scenario);
+    process.stdout.write(`\n== ${f}\n${formatSummary(report)}\n`);
+    if (values.out !== undefined) {
+      const base = join(values.out, f.replace(/\.(ya?ml|json)$/, ''));
+      await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
+      await writeFile(`${base}.html`, renderHtmlReport(report));
+    }
+    if (!report.passed) failed++;
+  }
+  process.stdout.write(`\nsim-suite: ${files.length - failed} passed, ${failed} failed\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'sim':
+      return runSim(rest);
+    case 'sim-suite':
+      return runSuite(rest);
+    case 'start':
+      process.stderr.write(
+        'timemesh start: the networked node is not built yet; running a demo simulation.\n',
+      );
+      return runSim(['--nodes', '30', '--anchors', '2', '--duration', '10m', ...rest]);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      throw new UsageError(`timemesh: unknown command '${command}'. Run 'timemesh help' for the commands.`);
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof TimemeshError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = err.code === 'TM_ERR_USAGE' || err.code === 'TM_ERR_SCENARIO' ? 2 : 1;
+  } else {
+    throw err;
+  }
+}
