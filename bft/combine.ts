@@ -37,7 +37,7 @@ import { marzullo } from './marzullo.ts';
 import { sortedOrder, weightedMeanOf } from './trimmedMedian.ts';
 import type { CombineResult, SourceEstimate } from './types.ts';
 
-export type CombineEstimator = 'weighted-mean' | 'median';
+export type CombineEstimator = 'weighted-median' | 'weighted-mean' | 'median';
 
 export interface CombineOptions {
   /** Faults to tolerate; null or absent means ⌊(n − 1)/3⌋. */
@@ -49,14 +49,18 @@ export interface CombineOptions {
    * and sources well below the floor count about equally. Default 1000 ns; must be > 0.
    */
   weightFloorNs?: number;
+  /** Cap weights so that no f sources hold half of the total (default true; see capWeights). */
+  capWeights?: boolean;
 }
 
 export const WEIGHT_FLOOR_NS_DEFAULT = 1000;
 
 export function combine(sources: readonly SourceEstimate[], options: CombineOptions = {}): CombineResult {
-  const estimator = options.estimator ?? 'weighted-mean';
-  if (estimator !== 'weighted-mean' && estimator !== 'median') {
-    throw new BftArgumentError(`estimator must be 'weighted-mean' or 'median', got ${String(estimator)}`);
+  const estimator = options.estimator ?? 'weighted-median';
+  if (estimator !== 'weighted-median' && estimator !== 'weighted-mean' && estimator !== 'median') {
+    throw new BftArgumentError(
+      `estimator must be 'weighted-median', 'weighted-mean' or 'median', got ${String(estimator)}`,
+    );
   }
   const weightFloorNs = options.weightFloorNs ?? WEIGHT_FLOOR_NS_DEFAULT;
   if (!(weightFloorNs > 0) || !Number.isFinite(weightFloorNs)) {
@@ -132,7 +136,11 @@ export function combine(sources: readonly SourceEstimate[], options: CombineOpti
         (distanceMinNs + weightFloorNs) / ((sources[i] as SourceEstimate).distanceNs + weightFloorNs);
       weights[i] = ratio * ratio;
     }
-    estimateNs = weightedMeanOf(offsetsNs, weights, used);
+    if (options.capWeights !== false) capWeights(weights, used, f);
+    estimateNs =
+      estimator === 'weighted-mean'
+        ? weightedMeanOf(offsetsNs, weights, used)
+        : weightedMedianOf(offsetsNs, weights, used);
   }
   if (estimateNs < safeLowNs) estimateNs = safeLowNs;
   if (estimateNs > safeHighNs) estimateNs = safeHighNs;
@@ -153,6 +161,63 @@ export function combine(sources: readonly SourceEstimate[], options: CombineOpti
 }
 
 /** Median of values[indices]; indices is non-empty and already sorted by value. */
+/**
+ * Lowers the largest weights to a common cap c, the largest for which the f heaviest sources hold
+ * less than half of the total. A weighted median can then never be decided by f sources alone — not
+ * even by f liars claiming distance 0 — while a group of precise honest sources still dominates.
+ * Found by bisection; weights are ≤ 1 (relative to the closest source).
+ */
+function capWeights(weights: number[], used: readonly number[], f: number): void {
+  if (f === 0 || used.length <= 2 * f) return;
+  const sorted = used.map((i) => weights[i] as number).sort((a, b) => b - a);
+  const heavyShare = (cap: number): number => {
+    let total = 0;
+    let heavy = 0;
+    for (let k = 0; k < sorted.length; k++) {
+      const w = Math.min(sorted[k] as number, cap);
+      total += w;
+      if (k < f) heavy += w;
+    }
+    return heavy / total;
+  };
+  if (heavyShare(sorted[0] as number) < 0.5) return;
+  let lo = 0;
+  let hi = sorted[0] as number;
+  for (let iter = 0; iter < 50; iter++) {
+    const mid = (lo + hi) / 2;
+    if (heavyShare(mid) < 0.5) lo = mid;
+    else hi = mid;
+  }
+  if (lo <= 0) return;
+  for (const i of used) if ((weights[i] as number) > lo) weights[i] = lo;
+}
+
+/**
+ * The value at half the total weight, walking the values in ascending order; the mean of the two
+ * neighbours when the half falls exactly between them. A group of sources can move it only by holding
+ * more than half the weight, where a weighted mean lets them pull in proportion to theirs.
+ */
+function weightedMedianOf(
+  values: readonly number[],
+  weights: readonly number[],
+  indices: readonly number[],
+): number {
+  const order = [...indices].sort((a, b) => (values[a] as number) - (values[b] as number) || a - b);
+  let total = 0;
+  for (const i of order) total += weights[i] as number;
+  const half = total / 2;
+  let cumulative = 0;
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k] as number;
+    cumulative += weights[i] as number;
+    if (cumulative > half) return values[i] as number;
+    if (cumulative === half && k + 1 < order.length) {
+      return (values[i] as number) / 2 + (values[order[k + 1] as number] as number) / 2;
+    }
+  }
+  return values[order[order.length - 1] as number] as number;
+}
+
 function medianOf(values: readonly number[], sortedIndices: readonly number[]): number {
   const count = sortedIndices.length;
   const middle = count >> 1;

@@ -42,6 +42,8 @@ export interface DisciplineConfig {
   fitWindow: number;
   /** Status becomes holdover when no update arrived for this long. */
   holdoverAfterNs: number;
+  /** Take the phase from the regression line (smoother) instead of the latest update (no lag). */
+  phaseFromFit: boolean;
 }
 
 export const DEFAULT_DISCIPLINE: DisciplineConfig = {
@@ -51,6 +53,7 @@ export const DEFAULT_DISCIPLINE: DisciplineConfig = {
   maxSlewPpm: 83_333,
   fitWindow: 32,
   holdoverAfterNs: 300e9,
+  phaseFromFit: false,
 };
 
 /** One combined measurement fed to the clock. */
@@ -169,7 +172,9 @@ export class DisciplinedClock {
 
   read(localNs: bigint): ClockReading {
     const applied = this.appliedOffset(localNs);
-    const target = this.targetAtUpdateNs + this.frequency * elapsedNs(this.lastLocalNs, localNs);
+    const target = this.updated
+      ? this.targetAtUpdateNs + this.frequency * elapsedNs(this.lastLocalNs, localNs)
+      : applied;
     let lowNs: number;
     let highNs: number;
     if (!this.updated) {
@@ -213,7 +218,9 @@ export class DisciplinedClock {
     let targetNs = u.offsetNs;
     if (fit !== null) {
       const xS = Number(u.localNs - this.baseLocalNs) / 1e9;
-      targetNs = clamp(fit.interceptNs + fit.slopeNsPerS * xS, u.lowNs, u.highNs);
+      targetNs = this.config.phaseFromFit
+        ? clamp(fit.interceptNs + fit.slopeNsPerS * xS, u.lowNs, u.highNs)
+        : u.offsetNs;
       this.frequency = fit.slopeNsPerS / 1e9;
       this.growthRate = (this.config.maxDriftPpm * 1e3 + fit.slopeErrorNsPerS) / 1e9;
     }
@@ -238,12 +245,14 @@ export class DisciplinedClock {
       kind,
       correctionNs,
       frequencyPpm: this.frequency * 1e6,
-      frequencyErrorPpm: fit === null ? this.config.maxFrequencyErrorPpm : (fit.slopeErrorNsPerS / 1e3),
+      frequencyErrorPpm: fit === null ? this.config.maxFrequencyErrorPpm : fit.slopeErrorNsPerS / 1e3,
     };
   }
 
   /** The reading's raw offset at localNs: phase at the last update, frequency, and slew progress. */
   private appliedOffset(localNs: bigint): number {
+    // Before the first update there is no reference instant to extrapolate a (restored) frequency from.
+    if (!this.updated) return this.appliedAtUpdateNs;
     const dtNs = elapsedNs(this.lastLocalNs, localNs);
     const slewMaxNs = this.config.maxSlewPpm * 1e-6 * dtNs;
     const slewNs =
@@ -348,7 +357,7 @@ function clamp(v: number, lo: number, hi: number): number {
 }
 
 function validateConfig(c: DisciplineConfig): void {
-  const positive: (keyof DisciplineConfig)[] = ['maxFrequencyErrorPpm', 'stepThresholdNs', 'maxSlewPpm'];
+  const positive = ['maxFrequencyErrorPpm', 'stepThresholdNs', 'maxSlewPpm'] as const;
   for (const key of positive) {
     if (!(c[key] > 0)) throw new TimemeshError('TM_ERR_CLOCK_CONFIG', `${key} must be > 0 (got ${c[key]})`);
   }
@@ -356,7 +365,10 @@ function validateConfig(c: DisciplineConfig): void {
     throw new TimemeshError('TM_ERR_CLOCK_CONFIG', `maxDriftPpm must be ≥ 0 (got ${c.maxDriftPpm})`);
   }
   if (!(c.maxSlewPpm < 1e6)) {
-    throw new TimemeshError('TM_ERR_CLOCK_CONFIG', `maxSlewPpm must be < 1000000 so the reading stays monotonic`);
+    throw new TimemeshError(
+      'TM_ERR_CLOCK_CONFIG',
+      `maxSlewPpm must be < 1000000 so the reading stays monotonic`,
+    );
   }
   if (!Number.isInteger(c.fitWindow) || c.fitWindow < 2) {
     throw new TimemeshError('TM_ERR_CLOCK_CONFIG', `fitWindow must be an integer ≥ 2 (got ${c.fitWindow})`);

@@ -83,6 +83,8 @@ export interface SimReport {
     exchangesLost: number;
     announcementsPublished: number;
     falsetickerMarks: number;
+    /** Rounds in which a node's own reference clock disagreed with an anchored mesh and was overruled. */
+    referenceFalsetickerMarks: number;
     hlcRejections: number;
     noQuorumRounds: number;
   };

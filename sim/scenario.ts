@@ -156,6 +156,7 @@ const METRIC_TREE = {
     exchangesLost: true,
     announcementsPublished: true,
     falsetickerMarks: true,
+    referenceFalsetickerMarks: true,
     hlcRejections: true,
     noQuorumRounds: true,
   } satisfies Flags<SimReport['events']>,

@@ -160,6 +160,7 @@ class Simulation {
     completed: 0,
     announcements: 0,
     falsetickers: 0,
+    refFalsetickers: 0,
     hlc: 0,
     noQuorum: 0,
   };
@@ -433,7 +434,7 @@ class Simulation {
     const localNs = node.osc.local(tNs);
     // offset = reference − local = (true + error) − (true + phase)
     const offsetNs = ref.errorNs(node.rng) + faultStepNs - node.osc.phaseNs(tNs);
-    node.core.handleReferenceSample({
+    const actions = node.core.handleReferenceSample({
       refId: `${ref.kind}0`,
       kind: ref.kind,
       localNs,
@@ -442,6 +443,7 @@ class Simulation {
       delayNs: ref.delayNs,
       stratum: ref.stratum,
     });
+    this.act(node, tNs, actions);
   }
 
   private gossip(node: SimNode, tNs: number, announcement: unknown): void {
@@ -481,6 +483,7 @@ class Simulation {
     this.retired.completed += c.exchangesCompleted;
     this.retired.announcements += c.announcementsPublished;
     this.retired.falsetickers += c.falsetickerMarks;
+    this.retired.refFalsetickers += c.referenceFalsetickerMarks;
     this.retired.hlc += c.hlcRejections;
     this.retired.noQuorum += c.noQuorumRounds;
   }
@@ -607,6 +610,7 @@ class Simulation {
       totals.completed += c.exchangesCompleted;
       totals.announcements += c.announcementsPublished;
       totals.falsetickers += c.falsetickerMarks;
+      totals.refFalsetickers += c.referenceFalsetickerMarks;
       totals.hlc += c.hlcRejections;
       totals.noQuorum += c.noQuorumRounds;
     }
@@ -644,6 +648,7 @@ class Simulation {
         exchangesLost: this.exchangesLost,
         announcementsPublished: totals.announcements,
         falsetickerMarks: totals.falsetickers,
+        referenceFalsetickerMarks: totals.refFalsetickers,
         hlcRejections: totals.hlc,
         noQuorumRounds: totals.noQuorum,
       },

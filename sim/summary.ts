@@ -46,7 +46,7 @@ export function formatSummary(r: SimReport): string {
     '',
     `containment ${h.containment === null ? '—' : `${(h.containment * 100).toFixed(4)}%`} (${h.containmentSamples - h.containmentMisses}/${h.containmentSamples} synchronized samples; ${h.unsynchronizedSamples} unsynchronized)`,
     `interval width p50 ${formatNs(h.widthNsP50)}, p99 ${formatNs(h.widthNsP99)}; ${h.messagesPerNodePerMinute} messages per node per minute`,
-    `events ${r.events.processed}; exchanges ${r.events.exchangesCompleted}/${r.events.exchangesStarted} completed, ${r.events.exchangesLost} lost; falseticker marks ${r.events.falsetickerMarks}; HLC rejections ${r.events.hlcRejections}; rounds without quorum ${r.events.noQuorumRounds}`,
+    `events ${r.events.processed}; exchanges ${r.events.exchangesCompleted}/${r.events.exchangesStarted} completed, ${r.events.exchangesLost} lost; falseticker marks ${r.events.falsetickerMarks} (own references overruled ${r.events.referenceFalsetickerMarks}); HLC rejections ${r.events.hlcRejections}; rounds without quorum ${r.events.noQuorumRounds}`,
   ];
   if (r.checks.length > 0) {
     lines.push('', 'checks:');

@@ -17,6 +17,8 @@ export interface NodeCoreConfig {
   /** iburst: this many rounds at burstIntervalS when (re)starting. */
   burstRounds: number;
   burstIntervalS: number;
+  /** How often a node with its own reference clock updates from it between mesh rounds. */
+  referencePollS: number;
   /** A round's exchanges that have not completed by then count as lost. */
   exchangeTimeoutS: number;
   /** Samples kept per source, and the age after which a sample is no longer used. */
@@ -44,7 +46,7 @@ export interface NodeCoreConfig {
   falsetickerStrikes: number;
   falsetickerHoldoffS: number;
   /** Point estimator after trimming: see bft/combine.ts. */
-  estimator: 'weighted-mean' | 'median';
+  estimator: 'weighted-median' | 'weighted-mean' | 'median';
 }
 
 export const DEFAULT_CORE_CONFIG: Omit<NodeCoreConfig, 'nodeId'> = {
@@ -54,6 +56,7 @@ export const DEFAULT_CORE_CONFIG: Omit<NodeCoreConfig, 'nodeId'> = {
   maxPollS: 64,
   burstRounds: 4,
   burstIntervalS: 2,
+  referencePollS: 4,
   exchangeTimeoutS: 2,
   filterLength: 8,
   sampleMaxAgeS: 600,
@@ -70,7 +73,7 @@ export const DEFAULT_CORE_CONFIG: Omit<NodeCoreConfig, 'nodeId'> = {
   churnRounds: 16,
   falsetickerStrikes: 3,
   falsetickerHoldoffS: 900,
-  estimator: 'weighted-mean',
+  estimator: 'weighted-median',
 };
 
 export function resolveCoreConfig(input: Partial<NodeCoreConfig> & { nodeId: string }): NodeCoreConfig {
@@ -98,6 +101,7 @@ export function resolveCoreConfig(input: Partial<NodeCoreConfig> & { nodeId: str
     'maxPollS',
     'burstIntervalS',
     'exchangeTimeoutS',
+    'referencePollS',
     'sampleMaxAgeS',
     'maxFrequencyErrorPpm',
     'stepThresholdNs',
@@ -123,8 +127,8 @@ export function resolveCoreConfig(input: Partial<NodeCoreConfig> & { nodeId: str
   ) {
     bad('localStratum', 'null or an integer 1..15', c.localStratum);
   }
-  if (c.estimator !== 'weighted-mean' && c.estimator !== 'median') {
-    bad('estimator', "'weighted-mean' or 'median'", c.estimator);
+  if (c.estimator !== 'weighted-median' && c.estimator !== 'weighted-mean' && c.estimator !== 'median') {
+    bad('estimator', "'weighted-median', 'weighted-mean' or 'median'", c.estimator);
   }
   return c;
 }

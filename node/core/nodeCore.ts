@@ -15,7 +15,7 @@
  * A node whose own reference lies by less than M's width cannot tell; it is then one of the f faulty
  * nodes the rest of the mesh tolerates.
  */
-import { ClockFilter, combine } from '../../bft/index.ts';
+import { ClockFilter, combine, faultToleranceFor } from '../../bft/index.ts';
 import type { CombineResult, SourceEstimate } from '../../bft/types.ts';
 import { DisciplinedClock } from '../../hlc/disciplinedClock.ts';
 import type { ClockReading } from '../../hlc/disciplinedClock.ts';
@@ -227,8 +227,14 @@ export class NodeCore {
     return actions;
   }
 
-  handleReferenceSample(s: ReferenceSample): void {
-    if (!Number.isFinite(s.offsetNs) || !(s.errorNs >= 0) || !(s.delayNs >= 0)) return;
+  /**
+   * A local reference is cheap to read, so a node that has one updates its clock from it every
+   * referencePollS instead of waiting for the next mesh round (the mesh sources join in, projected
+   * from their last samples). This keeps an anchor's interval tight, and the anchors' intervals are
+   * the narrow end that the whole mesh's intervals grow from.
+   */
+  handleReferenceSample(s: ReferenceSample): NodeAction[] {
+    if (!Number.isFinite(s.offsetNs) || !(s.errorNs >= 0) || !(s.delayNs >= 0)) return [];
     const src = this.source(s.refId, 'reference');
     src.anchored = true;
     src.anchorKind = s.kind;
@@ -243,6 +249,15 @@ export class NodeCore {
       sourceErrorLowNs: s.errorNs,
       sourceErrorHighNs: s.errorNs,
     });
+    const actions: NodeAction[] = [];
+    const last = this.clock.lastUpdateLocalNs;
+    if (
+      this.roundDeadlineLocalNs === null &&
+      (last === null || s.localNs - last >= secondsToNs(this.config.referencePollS))
+    ) {
+      this.combineAndUpdate(s.localNs, actions);
+    }
+    return actions;
   }
 
   /** Returns whether the announcement was accepted; rejected ones are counted. */
@@ -419,12 +434,22 @@ export class NodeCore {
     }
 
     // Like NTP, which never selects a stratum-16 source: unsynchronized peers (unbounded intervals)
-    // only count when no synchronized peer exists — then the mesh is free-running and agreement
-    // among the peers is all there is. Otherwise their unbounded intervals would outvote the
+    // only count when the synchronized peers alone cannot form a 2f+1 quorum — for example a
+    // free-running mesh, where agreement among the peers is all there is. Otherwise their unbounded intervals would outvote the
     // bounded ones in the n − f intersection and keep the whole mesh unsynchronized.
+    // With a configured f (a mesh of known size n = 3f + 1), this node is one of the n, as in
+    // Welch–Lynch: its own projected interval contains truth if the last one did. Without it a
+    // 31-node mesh with f = 10 stalls when all ten faulty peers are silent (20 < 2f + 1 sources).
+    // With f derived from the sources it would only add inertia, so it is left out.
+    if (mesh.length > 0 && this.config.faultTolerance !== null) mesh.push(this.selfEstimate(localNs));
     const bounded = mesh.filter((e) => e.highNs - e.lowNs < UNBOUNDED_NS);
-    const selectable = bounded.length > 0 ? bounded : mesh;
-    const m = selectable.length > 0 ? combine(selectable, this.meshCombineOptions()) : null;
+    const faultTolerance = this.meshFaultTolerance(localNs);
+    const boundedQuorum = 2 * faultToleranceFor(bounded.length, faultTolerance) + 1;
+    const selectable = bounded.length > 0 && bounded.length >= boundedQuorum ? bounded : mesh;
+    const m =
+      selectable.length > 0
+        ? combine(selectable, { faultTolerance, estimator: this.config.estimator })
+        : null;
     if (m !== null) this.markFalsetickers(m, localNs);
     const r =
       refs.length > 0 ? combine(refs, { faultTolerance: null, estimator: this.config.estimator }) : null;
@@ -557,20 +582,47 @@ export class NodeCore {
     }
   }
 
-  private meshCombineOptions(): { faultTolerance: number | null; estimator: 'weighted-mean' | 'median' } {
-    return { faultTolerance: this.config.faultTolerance, estimator: this.config.estimator };
+  private selfEstimate(localNs: bigint): SourceEstimate {
+    const r = this.clock.read(localNs);
+    const offsetNs = Number(r.estimateNs - localNs);
+    return {
+      id: this.config.nodeId,
+      offsetNs,
+      lowNs: Math.min(r.lowNs, offsetNs),
+      highNs: Math.max(r.highNs, offsetNs),
+      distanceNs: (r.highNs - r.lowNs) / 2,
+      anchored: r.status === 'anchored',
+    };
+  }
+
+  /**
+   * A configured f counts every faulty source, including the falsetickers already excluded: those are
+   * proven faulty, so at most f − excluded faults remain among the sources still in use. Without
+   * this, excluding liars would shrink n below 2f + 1 and stop the node.
+   */
+  private meshFaultTolerance(localNs: bigint): number | null {
+    const f = this.config.faultTolerance;
+    if (f === null) return null;
+    let excluded = 0;
+    for (const s of this.sources.values()) {
+      if (s.kind === 'peer' && s.excludedUntilLocalNs !== null && localNs < s.excludedUntilLocalNs)
+        excluded++;
+    }
+    return Math.max(0, f - excluded);
   }
 
   private markFalsetickers(m: CombineResult, localNs: bigint): void {
     if (!m.ok) return;
     for (const id of m.truechimers) {
-      const s = this.sources.get(id)!;
+      const s = this.sources.get(id);
+      if (s === undefined) continue; // this node itself
       s.strikes = 0;
       s.falseticker = false;
     }
-    this.counters.falsetickerMarks += m.falsetickers.length;
     for (const id of m.falsetickers) {
-      const s = this.sources.get(id)!;
+      const s = this.sources.get(id);
+      if (s === undefined) continue; // our own previous interval disagrees: the clock resets its fit
+      this.counters.falsetickerMarks++;
       s.falseticker = true;
       if (++s.strikes >= this.config.falsetickerStrikes) {
         s.excludedUntilLocalNs = localNs + secondsToNs(this.config.falsetickerHoldoffS);

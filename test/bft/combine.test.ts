@@ -29,7 +29,7 @@ const HONEST_AND_LIAR = [
 ];
 
 test('combine: three honest sources outvote one liar', () => {
-  const result = expectOk(combine(HONEST_AND_LIAR));
+  const result = expectOk(combine(HONEST_AND_LIAR, { estimator: 'weighted-mean' }));
   assert.equal(result.n, 4);
   assert.equal(result.f, 1);
   // Covered by ≥ 3 intervals: [95, 105].
@@ -59,12 +59,14 @@ test('combine: a low-distance source pulls the weighted mean', () => {
     src('c', 98, 80, 105, 9_000),
     src('d', 110, 95, 120, 9_000),
   ];
-  const result = expectOk(combine(sources));
+  const result = expectOk(combine(sources, { estimator: 'weighted-mean', capWeights: false }));
   // All four are truechimers: a weighs 1, the others 0.01; the mean lies in the trimmed range [100, 105].
   assert.ok(Math.abs(result.offsetNs - (100 + 0.01 * (105 + 98 + 110)) / 1.03) < 1e-9);
   assert.equal(result.anchored, true);
   // A larger floor flattens the weights: 1/(0+1e6)² vs 1/(9e3+1e6)².
-  const flat = expectOk(combine(sources, { weightFloorNs: 1e6 }));
+  const flat = expectOk(
+    combine(sources, { estimator: 'weighted-mean', capWeights: false, weightFloorNs: 1e6 }),
+  );
   const wB = (1e6 / 1.009e6) ** 2;
   assert.ok(Math.abs(flat.offsetNs - (100 + wB * (105 + 98 + 110)) / (1 + 3 * wB)) < 1e-9);
 });
@@ -356,4 +358,46 @@ test('combine: a precise anchor at the extreme pulls the estimate to the edge of
   assert.equal(result.f, 2);
   assert.equal(result.offsetNs, 102);
   assert.equal(expectOk(combine(sources, { estimator: 'median' })).offsetNs, 103);
+});
+
+test('combine: weighted median (the default) follows the source holding most of the weight', () => {
+  const result = expectOk(combine(HONEST_AND_LIAR));
+  // Truechimers 98, 100, 105 with equal weights: the weighted median is the middle one.
+  assert.equal(result.offsetNs, 100);
+  const sources = [
+    src('a', 100, 90, 110, 0, true), // weight 1
+    src('b', 105, 95, 115, 9_000), // weight 0.01 each
+    src('c', 98, 80, 105, 9_000),
+    src('d', 110, 95, 120, 9_000),
+  ];
+  assert.equal(expectOk(combine(sources)).offsetNs, 100);
+});
+
+test('combine: a group holding less than half the weight cannot move the weighted median', () => {
+  // Four precise honest anchors at 100 and three equally precise liars at 104 (inside every interval,
+  // so not falsetickers): a weighted mean would move to about 101.7, the weighted median stays at 100.
+  const sources = [
+    ...['h1', 'h2', 'h3', 'h4'].map((id) => src(id, 100, 90, 110, 0, true)),
+    ...['l1', 'l2', 'l3'].map((id) => src(id, 104, 94, 114, 0, true)),
+  ];
+  const median = expectOk(combine(sources, { faultTolerance: 2 }));
+  assert.equal(median.offsetNs, 100);
+  const mean = expectOk(combine(sources, { faultTolerance: 2, estimator: 'weighted-mean' }));
+  assert.ok(mean.offsetNs > 100.5, `weighted mean ${mean.offsetNs}`);
+});
+
+test('combine: capped weights stop f heavy sources from holding half the weight', () => {
+  // f = 1 of 4: uncapped, the anchor (weight 1 against 0.01 each) would decide the weighted mean
+  // almost alone; capped, the heaviest single source holds less than half of the total.
+  const sources = [
+    src('a', 100, 90, 110, 0, true),
+    src('b', 105, 95, 115, 9_000),
+    src('c', 98, 80, 105, 9_000),
+    src('d', 110, 95, 120, 9_000),
+  ];
+  const capped = expectOk(combine(sources, { estimator: 'weighted-mean' })).offsetNs;
+  const uncapped = expectOk(combine(sources, { estimator: 'weighted-mean', capWeights: false })).offsetNs;
+  assert.ok(Math.abs(uncapped - 100.126) < 0.01, `uncapped ${uncapped}`);
+  // Cap c with c < (c + 0.03) / 2 → c < 0.03: the three others then carry more than half.
+  assert.ok(capped > 102, `capped ${capped}`);
 });

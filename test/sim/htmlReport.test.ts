@@ -57,6 +57,7 @@ function makeReport(): SimReport {
       exchangesLost: 10,
       announcementsPublished: 50,
       falsetickerMarks: 7,
+      referenceFalsetickerMarks: 0,
       hlcRejections: 3,
       noQuorumRounds: 0,
     },

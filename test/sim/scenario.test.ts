@@ -434,10 +434,11 @@ describe('REPORT_METRICS', () => {
       'baselines.seedMedianBlend.convergenceS',
       'events.processed',
       'events.noQuorumRounds',
+      'events.referenceFalsetickerMarks',
     ]) {
       assert.ok(REPORT_METRICS.includes(metric), metric);
     }
-    assert.equal(REPORT_METRICS.length, 12 + 2 + 2 * 5 + 8);
+    assert.equal(REPORT_METRICS.length, 12 + 2 + 2 * 5 + 9);
     assert.equal(new Set(REPORT_METRICS).size, REPORT_METRICS.length);
   });
 
@@ -680,6 +681,7 @@ function makeReport(): SimReport {
       exchangesLost: 4,
       announcementsPublished: 5,
       falsetickerMarks: 6,
+      referenceFalsetickerMarks: 0,
       hlcRejections: 7,
       noQuorumRounds: 8,
     },
