@@ -379,7 +379,7 @@ class Simulation {
       holdNs = answer.holdNs;
     } else if (responder.core !== null) {
       served = responder.core.serveSample(responder.osc.local(tNs), responder.osc.peek(tNs + PROCESSING_NS));
-      responder.lastHlc = served.hlc;
+      if (served !== null) responder.lastHlc = served.hlc;
     } else {
       served = null;
     }

@@ -2,7 +2,9 @@
  * Settings of the node's decision logic, with defaults an operator of chrony or ntpd-rs would expect.
  * Validated once at construction; a bad value is an operator mistake and throws with the field's name.
  */
+import { CLOCK_FILTER_CAPACITY_MAX } from '../../bft/index.ts';
 import { TimemeshError } from '../../hlc/errors.ts';
+import { nodeIdProblem } from '../../hlc/hlc.ts';
 
 export interface NodeCoreConfig {
   /** This node's id (its libp2p peer id in the real node). */
@@ -116,7 +118,16 @@ export function resolveCoreConfig(input: Partial<NodeCoreConfig> & { nodeId: str
     const v = c[k];
     if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) bad(k, 'a finite number > 0', v);
   }
-  if (!(c.maxDriftPpm >= 0)) bad('maxDriftPpm', 'a number ≥ 0', c.maxDriftPpm);
+  if (!(c.maxDriftPpm >= 0) || !Number.isFinite(c.maxDriftPpm))
+    bad('maxDriftPpm', 'a finite number ≥ 0', c.maxDriftPpm);
+  if (c.filterLength > CLOCK_FILTER_CAPACITY_MAX) {
+    bad('filterLength', `an integer ≤ ${CLOCK_FILTER_CAPACITY_MAX}`, c.filterLength);
+  }
+  if (!(c.maxSlewPpm < 1e6))
+    bad('maxSlewPpm', 'a number < 1000000 (the reading must stay monotonic)', c.maxSlewPpm);
+  if (!(c.hlcMaxOffsetNs >= 1)) bad('hlcMaxOffsetNs', 'a number ≥ 1', c.hlcMaxOffsetNs);
+  const idProblem = nodeIdProblem(c.nodeId);
+  if (idProblem !== null) bad('nodeId', `a valid node id (${idProblem.message})`, c.nodeId);
   if (c.maxPollS < c.minPollS) bad('maxPollS', `a number ≥ minPollS (${c.minPollS})`, c.maxPollS);
   if (c.faultTolerance !== null && (!Number.isInteger(c.faultTolerance) || c.faultTolerance < 0)) {
     bad('faultTolerance', 'null or an integer ≥ 0', c.faultTolerance);

@@ -12,6 +12,8 @@ import type { CompletedExchange, ExchangeRejection } from './types.ts';
 
 /** Offsets beyond this (about 68 years) are nonsense from any clock and would lose precision. */
 const MAX_SANE_OFFSET_NS = 2 ** 61;
+/** Error bounds beyond this are not an unsynchronized peer's "unbounded" (2^62) but garbage. */
+const MAX_ERROR_NS = 2n ** 63n;
 
 export type ExchangeEvaluation =
   { ok: true; sample: SourceSample } | { ok: false; reason: ExchangeRejection };
@@ -24,7 +26,9 @@ export function evaluateExchange(x: CompletedExchange): ExchangeEvaluation {
   if (delayNs < 0n) return { ok: false, reason: 'negative-delay' };
   const errorLowNs = r.t3PeerNs - r.earliestNs;
   const errorHighNs = r.latestNs - r.t3PeerNs;
-  if (errorLowNs < 0n || errorHighNs < 0n) return { ok: false, reason: 'bad-interval' };
+  if (errorLowNs < 0n || errorHighNs < 0n || errorLowNs > MAX_ERROR_NS || errorHighNs > MAX_ERROR_NS) {
+    return { ok: false, reason: 'bad-interval' };
+  }
   const offsetTwiceNs = r.t2PeerNs - x.t1LocalNs + (r.t3PeerNs - x.t4LocalNs);
   const offsetNs = Number(offsetTwiceNs) / 2;
   if (Math.abs(offsetNs) > MAX_SANE_OFFSET_NS) return { ok: false, reason: 'offset-too-large' };

@@ -20,6 +20,7 @@ import type { CombineResult, SourceEstimate } from '../../bft/types.ts';
 import { DisciplinedClock } from '../../hlc/disciplinedClock.ts';
 import type { ClockReading } from '../../hlc/disciplinedClock.ts';
 import { HybridLogicalClock } from '../../hlc/hlc.ts';
+import { HlcExhaustedError } from '../../hlc/hlcErrors.ts';
 import type { HlcTimestamp } from '../../hlc/hlc.ts';
 import type { AnchorKind } from '../../hlc/timeTypes.ts';
 import { UNBOUNDED_NS } from '../../hlc/timeTypes.ts';
@@ -41,6 +42,8 @@ import type {
 } from './types.ts';
 
 const UNSYNCHRONIZED_STRATUM = 16;
+/** How soon to retry an announcement that had to wait for a persisted HLC high-water mark. */
+const HLC_RETRY_NS = 100_000_000n;
 
 interface SourceState {
   id: string;
@@ -105,6 +108,7 @@ export class NodeCore {
   private nextPollLocalNs: bigint | null = null;
   private nextAnnounceLocalNs: bigint | null = null;
   private lastOutcome: RoundOutcome | null = null;
+  private latestLocalNs = 0n;
   private anchorKind: AnchorKind = 'none';
   private stratum = UNSYNCHRONIZED_STRATUM;
   readonly counters: CoreCounters = {
@@ -175,7 +179,8 @@ export class NodeCore {
     this.selected.delete(peerId);
   }
 
-  handleTick(localNs: bigint): NodeAction[] {
+  handleTick(tickLocalNs: bigint): NodeAction[] {
+    const localNs = this.seen(tickLocalNs);
     const actions: NodeAction[] = [];
     if (this.roundDeadlineLocalNs !== null && localNs >= this.roundDeadlineLocalNs) {
       this.finishRound(localNs, actions);
@@ -186,12 +191,21 @@ export class NodeCore {
     ) {
       this.startRound(localNs, actions);
     }
-    if (this.nextAnnounceLocalNs === null || localNs >= this.nextAnnounceLocalNs) {
-      actions.push({ type: 'publishAnnouncement', announcement: this.announce(localNs) });
-      this.nextAnnounceLocalNs = localNs + secondsToNs(this.config.announceIntervalS);
-    }
+    // Persist first: with a persisted high-water mark the HLC cannot issue a timestamp until the
+    // driver has confirmed a bound, so a fresh node announces on a later tick, not this one.
     this.maybePersist(localNs, actions);
-    actions.push({ type: 'wakeAt', localNs: this.nextWakeLocalNs() });
+    if (this.nextAnnounceLocalNs === null || localNs >= this.nextAnnounceLocalNs) {
+      const announcement = this.announce(localNs);
+      if (announcement !== null) {
+        actions.push({ type: 'publishAnnouncement', announcement });
+        this.nextAnnounceLocalNs = localNs + secondsToNs(this.config.announceIntervalS);
+      }
+    }
+    let wake = this.nextWakeLocalNs();
+    const announcementPending = this.nextAnnounceLocalNs === null || this.nextAnnounceLocalNs <= localNs;
+    if (wake <= localNs || (announcementPending && wake > localNs + HLC_RETRY_NS))
+      wake = localNs + HLC_RETRY_NS;
+    actions.push({ type: 'wakeAt', localNs: wake });
     return actions;
   }
 
@@ -210,7 +224,7 @@ export class NodeCore {
       this.counters.exchangesCompleted++;
     }
     if (this.roundDeadlineLocalNs !== null && this.exchanges.size === 0) {
-      this.finishRound(x.t4LocalNs, actions);
+      this.finishRound(this.seen(x.t4LocalNs), actions);
       actions.push({ type: 'wakeAt', localNs: this.nextWakeLocalNs() });
     }
     return actions;
@@ -221,7 +235,7 @@ export class NodeCore {
     this.counters.exchangesFailed++;
     const actions: NodeAction[] = [];
     if (this.roundDeadlineLocalNs !== null && this.exchanges.size === 0) {
-      this.finishRound(localNs, actions);
+      this.finishRound(this.seen(localNs), actions);
       actions.push({ type: 'wakeAt', localNs: this.nextWakeLocalNs() });
     }
     return actions;
@@ -255,7 +269,9 @@ export class NodeCore {
       this.roundDeadlineLocalNs === null &&
       (last === null || s.localNs - last >= secondsToNs(this.config.referencePollS))
     ) {
-      this.combineAndUpdate(s.localNs, actions);
+      // A refclock sample can be stamped before an exchange that completed after it; combining at
+      // the newest local time seen keeps every stored sample in the past.
+      this.combineAndUpdate(this.seen(s.localNs), actions);
     }
     return actions;
   }
@@ -289,10 +305,16 @@ export class NodeCore {
     return this.clock.read(localNs);
   }
 
-  /** The response to a sample request received at localRecvNs and sent at localSendNs. */
-  serveSample(localRecvNs: bigint, localSendNs: bigint): ServedSample {
+  /**
+   * The response to a sample request received at localRecvNs and sent at localSendNs; null while
+   * no HLC can be issued (a persisted high-water mark is awaiting the driver's confirmation): the
+   * driver drops the request, and the requester counts it as lost.
+   */
+  serveSample(localRecvNs: bigint, localSendNs: bigint): ServedSample | null {
     const r2 = this.clock.read(localRecvNs);
     const r3 = this.clock.read(localSendNs);
+    const hlc = this.tryHlcNow(r3.bestNs);
+    if (hlc === null) return null;
     return {
       t2PeerNs: r2.estimateNs,
       t3PeerNs: r3.estimateNs,
@@ -302,8 +324,17 @@ export class NodeCore {
       anchorKind: this.anchorKind,
       stratum: r3.status === 'unsynchronized' ? UNSYNCHRONIZED_STRATUM : this.stratum,
       status: r3.status,
-      hlc: this.hlc.now(r3.bestNs),
+      hlc,
     };
+  }
+
+  private tryHlcNow(physicalNs: bigint): HlcTimestamp | null {
+    try {
+      return this.hlc.now(physicalNs);
+    } catch (err) {
+      if (err instanceof HlcExhaustedError) return null;
+      throw err;
+    }
   }
 
   /** A fresh HLC timestamp for an application event. */
@@ -474,6 +505,7 @@ export class NodeCore {
           return;
         }
         if (!disjoint) {
+          this.clearReferenceFalsetickers(r.truechimers);
           const lowNs = Math.max(r.lowNs, m.lowNs);
           const highNs = Math.min(r.highNs, m.highNs);
           this.update(localNs, { offsetNs: clamp(r.offsetNs, lowNs, highNs), lowNs, highNs }, actions, {
@@ -487,6 +519,7 @@ export class NodeCore {
           return;
         }
       }
+      this.clearReferenceFalsetickers(r.truechimers);
       this.update(localNs, r, actions, {
         basis: 'reference',
         message:
@@ -582,6 +615,12 @@ export class NodeCore {
     }
   }
 
+  /** The newest raw local time any input carried; the raw oscillator never goes back. */
+  private seen(localNs: bigint): bigint {
+    if (localNs > this.latestLocalNs) this.latestLocalNs = localNs;
+    return this.latestLocalNs;
+  }
+
   private selfEstimate(localNs: bigint): SourceEstimate {
     const r = this.clock.read(localNs);
     const offsetNs = Number(r.estimateNs - localNs);
@@ -632,6 +671,10 @@ export class NodeCore {
         this.selected.delete(id);
       }
     }
+  }
+
+  private clearReferenceFalsetickers(ids: string[]): void {
+    for (const id of ids) this.sources.get(id)!.falseticker = false;
   }
 
   private bestReferenceKind(ids: string[]): AnchorKind {
@@ -744,12 +787,14 @@ export class NodeCore {
     return s;
   }
 
-  private announce(localNs: bigint): Announcement {
+  private announce(localNs: bigint): Announcement | null {
     const r = this.clock.read(localNs);
+    const hlc = this.tryHlcNow(r.bestNs);
+    if (hlc === null) return null;
     this.counters.announcementsPublished++;
     return {
       nodeId: this.config.nodeId,
-      hlc: this.hlc.now(r.bestNs),
+      hlc,
       bestNs: r.bestNs,
       earliestNs: r.earliestNs,
       latestNs: r.latestNs,

@@ -27,7 +27,7 @@ export function fillSelection(
   const chosen: string[] = [];
   const bestSlots = Math.min(Math.floor(k / 3), wanted);
   // Sort by distance, ties by id, so the choice does not depend on map iteration order.
-  const byDistance = [...free].sort((a, b) => a.rootDistanceNs - b.rootDistanceNs || (a.id < b.id ? -1 : 1));
+  const byDistance = [...free].sort(byDistanceThenId);
   const bestAlready = countBestSelected(selected, candidates, bestSlots);
   for (let i = 0; i < byDistance.length && chosen.length < bestSlots - bestAlready; i++) {
     chosen.push(byDistance[i]!.id);
@@ -50,6 +50,11 @@ function countBestSelected(
   slots: number,
 ): number {
   if (slots === 0 || selected.size === 0) return 0;
-  const best = [...candidates].sort((a, b) => a.rootDistanceNs - b.rootDistanceNs).slice(0, slots);
+  const best = [...candidates].sort(byDistanceThenId).slice(0, slots);
   return best.filter((c) => selected.has(c.id)).length;
+}
+
+/** Distance, ties by id, so the choice never depends on the order candidates were listed in. */
+function byDistanceThenId(a: Candidate, b: Candidate): number {
+  return a.rootDistanceNs - b.rootDistanceNs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
