@@ -112,6 +112,9 @@ interface Fit {
 }
 
 const HALF_UNBOUNDED_NS = UNBOUNDED_NS / 2;
+/** From this many fit points on, the frequency error bound is statistical (see refit). */
+const STATISTICAL_FIT_POINTS = 16;
+const SLOPE_ERROR_SIGMAS = 10;
 
 export class DisciplinedClock {
   readonly config: DisciplineConfig;
@@ -342,7 +345,21 @@ export class DisciplinedClock {
     }
     // The hardware tolerance bounds the true slope, so clamping the estimate into it can only help.
     const slope = clamp(sxy / sxx, -maxSlopeNsPerS, maxSlopeNsPerS);
-    const slopeError = Math.min(bound / sxx, maxSlopeNsPerS + Math.abs(slope));
+    let slopeError = Math.min(bound / sxx, maxSlopeNsPerS + Math.abs(slope));
+    if (pts.length >= STATISTICAL_FIT_POINTS) {
+      // With enough points, use the slope's standard error from the residuals (times a generous
+      // factor) instead of the worst case. The worst case scales with the updates' error bounds,
+      // and in a mesh those come from the peers' intervals: wide intervals → a large frequency
+      // bound → faster growth → wider intervals, a loop that once inflated a LAN mesh to ±600 ms.
+      // maxDriftPpm, added on top by the caller, is what actually covers wander.
+      let swr2 = 0;
+      for (const p of pts) {
+        const r = p.offsetNs - (yMean + slope * (p.xS - xMean));
+        swr2 += (r * r) / (p.errorNs * p.errorNs);
+      }
+      const standardError = Math.sqrt(swr2 / (pts.length - 2) / sxx);
+      slopeError = Math.min(slopeError, SLOPE_ERROR_SIGMAS * standardError);
+    }
     return { interceptNs: yMean - slope * xMean, slopeNsPerS: slope, slopeErrorNsPerS: slopeError };
   }
 }

@@ -141,7 +141,7 @@ function runWithProgress(scenario: Parameters<typeof simulate>[0]): SimReport {
   progress.done();
   const wallS = (performance.now() - startedMs) / 1000;
   process.stderr.write(
-    `timemesh sim: ${report.events.processed} events in ${wallS.toFixed(1)} s wall (${Math.round(report.events.processed / wallS)} events/s)\n`,
+    `timemesh sim: ${report.events.processed} events in ${wallS.toFixed(1)} s wall (${Math.round(report.events.processed / wallS)} events/s), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB\n`,
   );
   return report;
 }

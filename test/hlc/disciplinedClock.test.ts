@@ -131,6 +131,24 @@ describe('DisciplinedClock', () => {
     assert.ok(Math.abs(clock.frequencyPpm - 10) < 0.5, `frequency ${clock.frequencyPpm}`);
   });
 
+  it('keeps interval growth near maxDrift when precise points carry wide error bars', () => {
+    // A mesh node's updates carry its peers' wide intervals (±100 ms here) although the points
+    // scatter by only ~10 µs. The worst-case slope bound would be ~100 ms / 300 s ≈ 330 ppm and feed
+    // back into ever wider intervals; with enough points the statistical bound takes over.
+    const clock = new DisciplinedClock({ maxDriftPpm: 15 });
+    feed(clock, {
+      aNs: 0,
+      bPpm: 3,
+      everyS: 16,
+      count: 20,
+      errorNs: 100e6,
+      noise: (i) => 10_000 * Math.sin(i * 1.7),
+    });
+    const growthPpm = clock.projection().growthRate * 1e6;
+    assert.ok(growthPpm >= 15, `growth ${growthPpm} ppm includes maxDrift`);
+    assert.ok(growthPpm < 20, `growth ${growthPpm} ppm`);
+  });
+
   it('rejects updates whose point lies outside their interval, and bad config', () => {
     const clock = new DisciplinedClock();
     assert.throws(
