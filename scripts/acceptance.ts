@@ -55,6 +55,23 @@ for (const kind of ['none', 'constant', 'two-faced', 'random', 'frog-boil', 'del
   );
 }
 
+console.log('\n   honest max |error| against the no-attack run, same scenarios with other seeds:');
+const kinds = ['constant', 'two-faced', 'random', 'frog-boil', 'delay', 'hlc-push', 'silent'];
+console.log(
+  `   ${'seed'.padEnd(10)} ${'none max'.padStart(10)} ${kinds.map((k) => k.padStart(10)).join(' ')}`,
+);
+for (const seed of ['attack-2', 'attack-3']) {
+  const withSeed = async (file: string): Promise<SimReport> => {
+    const sc = await loadScenarioFile(join(dir, file));
+    return simulate({ ...sc, seed });
+  };
+  const base = (await withSeed('10-attack-none.yaml')).honest.errorNsMax;
+  const cells: string[] = [];
+  for (const k of kinds)
+    cells.push(ratio((await withSeed(`10-attack-${k}.yaml`)).honest.errorNsMax, base).padStart(10));
+  console.log(`   ${seed.padEnd(10)} ${formatNs(base).padStart(10)} ${cells.join(' ')}`);
+}
+
 console.log('\n4. initial offsets ±10 s, frequency ±100 ppm, 100 nodes (02-convergence)');
 const c = await run('02-convergence.yaml');
 console.log(

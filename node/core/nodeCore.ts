@@ -16,6 +16,7 @@
  * nodes the rest of the mesh tolerates.
  */
 import { ClockFilter, combine, faultToleranceFor } from '../../bft/index.ts';
+import type { FilteredEstimate } from '../../bft/index.ts';
 import type { CombineResult, SourceEstimate } from '../../bft/types.ts';
 import { DisciplinedClock } from '../../hlc/disciplinedClock.ts';
 import type { ClockReading } from '../../hlc/disciplinedClock.ts';
@@ -434,7 +435,7 @@ export class NodeCore {
         offsetNs: fe.offsetNs,
         lowNs: fe.lowNs,
         highNs: fe.highNs,
-        distanceNs: (fe.highNs - fe.lowNs) / 2 + fe.jitterNs,
+        distanceNs: weightingDistance(fe, projection.growthRate),
         anchored: s.anchored,
       };
       s.lastEstimate = est;
@@ -818,6 +819,18 @@ export class NodeCore {
     if (this.nextAnnounceLocalNs !== null && this.nextAnnounceLocalNs < t) t = this.nextAnnounceLocalNs;
     return t;
   }
+}
+
+/**
+ * How much error a source adds, for weighting (not for the interval): its own claimed error, its
+ * jitter, aging, and a quarter of the path delay. δ/2 bounds the path asymmetry but real asymmetry is
+ * usually far smaller; weighting by the full δ/2 let a few short links outvote many precise anchors
+ * on longer ones, and that is how a slowly drifting liar on a short link pulled honest nodes along.
+ * A quarter of δ still counts: a liar that holds its answers (the delay attack) pays for it.
+ */
+function weightingDistance(fe: FilteredEstimate, growthRate: number): number {
+  const s = fe.sample;
+  return (s.sourceErrorLowNs + s.sourceErrorHighNs) / 2 + fe.jitterNs + growthRate * fe.ageNs + s.delayNs / 4;
 }
 
 /** Half-width of the interval around the served estimate (NTP's root distance, in spirit). */
