@@ -2,8 +2,9 @@
  * The `timemesh` command line. Every subcommand validates its flags strictly: an unknown flag or a
  * bad value is an error that names the flag and says what was expected, and exits with status 2.
  */
-import { readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TimemeshError } from '../hlc/errors.ts';
 import { renderHtmlReport } from '../sim/htmlReport.ts';
@@ -124,9 +125,13 @@ async function runSim(args: string[]): Promise<number> {
     source = `${values.scenario} with command-line overrides`;
   }
   const scenario = resolveScenario(mergeScenarioRaw(raw, overrides), source);
+  // Check the output paths before a long run, not after it.
+  if (values.json !== undefined) await assertWritableDir('--json', values.json);
+  if (values.html !== undefined) await assertWritableDir('--html', values.html);
   const report = runWithProgress(scenario);
-  if (values.json !== undefined) await writeFile(values.json, JSON.stringify(report, null, 2) + '\n');
-  if (values.html !== undefined) await writeFile(values.html, renderHtmlReport(report));
+  if (values.json !== undefined)
+    await writeOutput('--json', values.json, JSON.stringify(report, null, 2) + '\n');
+  if (values.html !== undefined) await writeOutput('--html', values.html, renderHtmlReport(report));
   if (values.quiet !== true) process.stdout.write(formatSummary(report) + '\n');
   return values.check === true && !report.passed ? 1 : 0;
 }
@@ -149,7 +154,16 @@ function runWithProgress(scenario: Parameters<typeof simulate>[0]): SimReport {
 async function runSuite(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { out: { type: 'string' } } as const, 'sim-suite');
   const dir = positionals[0] ?? 'sim/scenarios';
-  const files = (await readdir(dir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    throw new UsageError(
+      `timemesh sim-suite: cannot read scenario directory ${dir}: ${(err as Error).message}`,
+    );
+  }
+  const files = entries.filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+  if (values.out !== undefined) await assertWritableDir('--out', join(values.out, 'x'));
   if (files.length === 0) throw new UsageError(`timemesh sim-suite: no scenario files in ${dir}`);
   let failed = 0;
   for (const f of files) {
@@ -158,13 +172,30 @@ async function runSuite(args: string[]): Promise<number> {
     process.stdout.write(`\n== ${f}\n${formatSummary(report)}\n`);
     if (values.out !== undefined) {
       const base = join(values.out, f.replace(/\.(ya?ml|json)$/, ''));
-      await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-      await writeFile(`${base}.html`, renderHtmlReport(report));
+      await writeOutput('--out', `${base}.json`, JSON.stringify(report, null, 2) + '\n');
+      await writeOutput('--out', `${base}.html`, renderHtmlReport(report));
     }
     if (!report.passed) failed++;
   }
   process.stdout.write(`\nsim-suite: ${files.length - failed} passed, ${failed} failed\n`);
   return failed > 0 ? 1 : 0;
+}
+
+async function assertWritableDir(flag: string, file: string): Promise<void> {
+  const dir = dirname(file);
+  try {
+    await access(dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`${flag}: cannot write ${file}: directory ${dir} does not exist or is not writable`);
+  }
+}
+
+async function writeOutput(flag: string, file: string, content: string): Promise<void> {
+  try {
+    await writeFile(file, content);
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot write ${file}: ${(err as Error).message}`);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -71,6 +71,8 @@ interface RequestData {
   incarnation: number;
   exchangeId: number;
   t1LocalNs: bigint;
+  /** A shadow exchange to a peer the core excluded: only the baselines see the answer. */
+  baselineOnly: boolean;
 }
 
 interface ResponseData {
@@ -79,6 +81,7 @@ interface ResponseData {
   exchangeId: number;
   t1LocalNs: bigint;
   served: ServedSample;
+  baselineOnly: boolean;
 }
 
 /**
@@ -322,14 +325,18 @@ class Simulation {
   }
 
   private act(node: SimNode, tNs: number, actions: NodeAction[]): void {
-    let exchanges = 0;
+    // The baselines' round opens before any request is sent, so a request lost at once counts in it.
+    // A naive node would keep polling the peers timemesh excluded as falsetickers, so the baselines
+    // get shadow exchanges with those too; the core never sees their answers.
+    const exchanges = actions.filter((a) => a.type === 'startExchange').length;
+    const shadows = exchanges > 0 ? node.core!.excludedPeers(node.osc.local(tNs)) : [];
+    if (exchanges > 0) node.baseline.startRound(exchanges + shadows.length);
+    for (const peerId of shadows) this.sendRequest(node, tNs, peerId, -1, true);
     for (const a of actions) {
       switch (a.type) {
-        case 'startExchange': {
-          exchanges++;
-          this.sendRequest(node, tNs, a.peerId, a.exchangeId);
+        case 'startExchange':
+          this.sendRequest(node, tNs, a.peerId, a.exchangeId, false);
           break;
-        }
         case 'publishAnnouncement':
           this.gossip(node, tNs, a.announcement);
           break;
@@ -344,7 +351,6 @@ class Simulation {
           break;
       }
     }
-    if (exchanges > 0) node.baseline.startRound(exchanges);
   }
 
   private scheduleWake(node: SimNode, atNs: number): void {
@@ -353,7 +359,13 @@ class Simulation {
     this.q.push(atNs, Ev.Wake, node.index, null);
   }
 
-  private sendRequest(node: SimNode, tNs: number, peerId: string, exchangeId: number): void {
+  private sendRequest(
+    node: SimNode,
+    tNs: number,
+    peerId: string,
+    exchangeId: number,
+    baselineOnly: boolean,
+  ): void {
     const peer = parseNodeId(peerId);
     const t1LocalNs = node.osc.local(tNs);
     const d = this.net.delayNs(node.index, peer);
@@ -361,7 +373,13 @@ class Simulation {
       this.lost(node);
       return;
     }
-    const data: RequestData = { requester: node.index, incarnation: node.incarnation, exchangeId, t1LocalNs };
+    const data: RequestData = {
+      requester: node.index,
+      incarnation: node.incarnation,
+      exchangeId,
+      t1LocalNs,
+      baselineOnly,
+    };
     this.q.push(tNs + d, Ev.RequestArrives, peer, data);
   }
 
@@ -370,6 +388,10 @@ class Simulation {
     let served: ServedSample | null;
     let holdNs = 0;
     if (responder.role === 'byzantine') {
+      if (!responder.up) {
+        this.lost(requester);
+        return;
+      }
       const answer = attackAnswer(this.s.attack, tNs, req.requester, this.attackRng);
       if (answer === null) {
         this.lost(requester);
@@ -394,6 +416,7 @@ class Simulation {
       exchangeId: req.exchangeId,
       t1LocalNs: req.t1LocalNs,
       served,
+      baselineOnly: req.baselineOnly,
     };
     this.q.push(tNs + PROCESSING_NS + holdNs + d, Ev.ResponseArrives, req.requester, resp);
   }
@@ -404,6 +427,7 @@ class Simulation {
     const r = resp.served;
     const offsetNs = Number(r.t2PeerNs - resp.t1LocalNs + (r.t3PeerNs - t4LocalNs)) / 2;
     node.baseline.answered(Number.isFinite(offsetNs) ? offsetNs : null);
+    if (resp.baselineOnly) return;
     const actions = node.core.handleExchangeCompleted({
       exchangeId: resp.exchangeId,
       peerId: nodeId(resp.responder),
@@ -466,7 +490,11 @@ class Simulation {
   }
 
   private restart(tNs: number, node: SimNode): void {
-    if (node.role === 'byzantine' || node.core !== null) return;
+    if (node.role === 'byzantine') {
+      node.up = true;
+      return;
+    }
+    if (node.core !== null) return;
     this.boot(node, node);
     for (const other of this.nodes) {
       if (other !== node && (this.s.nodes <= 64 || this.gossipRng.next() < 16 / this.s.nodes)) {
@@ -510,6 +538,8 @@ class Simulation {
 
   /** Attackers announce on the honest schedule, claiming to be the best anchored peer around. */
   private attackerAnnounce(tNs: number, node: SimNode): void {
+    this.q.push(tNs + 30e9, Ev.AttackerAnnounce, node.index, null);
+    if (!node.up) return;
     const a = this.s.attack;
     const claim = this.attackerServe(
       node,
@@ -528,7 +558,6 @@ class Simulation {
       stratum: claim.stratum,
       status: claim.status,
     });
-    this.q.push(tNs + 30e9, Ev.AttackerAnnounce, node.index, null);
   }
 
   // ---- measurement ----------------------------------------------------------------------------
@@ -563,7 +592,7 @@ class Simulation {
 
   private traceSample(node: SimNode, trace: NodeTrace, tNs: number, trueNs: bigint): void {
     if (node.role === 'byzantine') {
-      const claim = attackClaimNs(this.s.attack, tNs);
+      const claim = node.up ? attackClaimNs(this.s.attack, tNs) : null;
       trace.errorNs.push(claim);
       trace.lowNs.push(claim === null ? null : claim - ATTACKER_ERROR_NS);
       trace.highNs.push(claim === null ? null : claim + ATTACKER_ERROR_NS);
@@ -618,7 +647,7 @@ class Simulation {
     const iv = this.intervals;
     const report: SimReport = {
       schema: REPORT_SCHEMA,
-      scenario: s as unknown as Record<string, unknown>,
+      scenario: structuredClone(s) as unknown as Record<string, unknown>,
       seed: s.seed,
       durationS: s.durationS,
       statsFromS,

@@ -295,6 +295,16 @@ export class NodeCore {
     return { accepted: true };
   }
 
+  /** Peers currently excluded as falsetickers (the simulator's baselines keep measuring them). */
+  excludedPeers(localNs: bigint): string[] {
+    const out: string[] = [];
+    for (const s of this.sources.values()) {
+      if (s.kind === 'peer' && s.excludedUntilLocalNs !== null && localNs < s.excludedUntilLocalNs)
+        out.push(s.id);
+    }
+    return out;
+  }
+
   /** Marks a persisted high-water mark as durable (after the driver's atomic write). */
   confirmPersisted(hlcHighWaterNs: bigint): void {
     this.hlc.confirmPersisted(hlcHighWaterNs);
