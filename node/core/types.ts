@@ -12,12 +12,9 @@ export interface Rng {
   next(): number;
 }
 
-/** What a responder puts in a sample response (the mesh layer signs it and adds the nonce). */
-export interface ServedSample {
-  /** The responder's readings when the request arrived (T2) and when the response left (T3). */
-  t2PeerNs: bigint;
-  t3PeerNs: bigint;
-  /** The responder's interval at T3. */
+/** What a node claims about its clock, in sample responses and in announcements alike. */
+export interface ClockClaim {
+  /** The node's interval (at T3 in a sample response, at publication in an announcement). */
   earliestNs: bigint;
   latestNs: bigint;
   rootDistanceNs: number;
@@ -25,6 +22,13 @@ export interface ServedSample {
   stratum: number;
   status: SyncStatus;
   hlc: HlcTimestamp;
+}
+
+/** What a responder puts in a sample response (the mesh layer signs it and adds the nonce). */
+export interface ServedSample extends ClockClaim {
+  /** The responder's readings when the request arrived (T2) and when the response left (T3). */
+  t2PeerNs: bigint;
+  t3PeerNs: bigint;
 }
 
 /** A completed 4-timestamp exchange as the driver measured it. */
@@ -53,16 +57,9 @@ export interface ReferenceSample {
 }
 
 /** What every node publishes periodically on the gossip topic. */
-export interface Announcement {
+export interface Announcement extends ClockClaim {
   nodeId: string;
-  hlc: HlcTimestamp;
   bestNs: bigint;
-  earliestNs: bigint;
-  latestNs: bigint;
-  rootDistanceNs: number;
-  anchorKind: AnchorKind;
-  stratum: number;
-  status: SyncStatus;
 }
 
 export type ExchangeRejection =
