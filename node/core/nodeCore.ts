@@ -498,7 +498,7 @@ export class NodeCore {
     const meshStratum = Math.min(bestAnchoredMeshStratum + 1, UNSYNCHRONIZED_STRATUM);
 
     if (r !== null && r.ok) {
-      const refStratum = Math.min(...refs.map((e) => this.sources.get(e.id)!.stratum)) + 1;
+      const refStratum = Math.min(Math.min(...refs.map((e) => this.sources.get(e.id)!.stratum)) + 1, UNSYNCHRONIZED_STRATUM);
       const refKind = this.bestReferenceKind(r.truechimers);
       if (m !== null && m.ok) {
         const disjoint = r.highNs < m.lowNs || r.lowNs > m.highNs;
