@@ -20,6 +20,8 @@ import { TopicValidatorResult } from '@libp2p/gossipsub';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import { NodeCore } from '../node/core/nodeCore.ts';
+import type { NodeSnapshot } from '../node/core/nodeCore.ts';
+import type { HlcTimestamp } from '../hlc/hlc.ts';
 import type { NodeCoreConfig } from '../node/core/config.ts';
 import type { Announcement, NodeAction } from '../node/core/types.ts';
 import type { LocalClock } from '../node/localClock.ts';
@@ -343,7 +345,28 @@ export class TimeService {
     return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
   }
 
+  /** The clock reading now: best, estimate, interval and status. */
   read(): ReturnType<NodeCore['read']> {
     return this.core.read(this.o.clock.nowNs());
+  }
+
+  /** A fresh HLC timestamp for an application event. */
+  hlcNow(): HlcTimestamp {
+    return this.core.hlcNow(this.o.clock.nowNs());
+  }
+
+  /** Merges an HLC an application received; far-future ones are rejected (and counted). */
+  hlcObserve(remote: HlcTimestamp): ReturnType<NodeCore['hlcObserve']> {
+    return this.core.hlcObserve(remote, this.o.clock.nowNs());
+  }
+
+  /** Everything /v1/status and /v1/peers show. */
+  snapshot(): NodeSnapshot {
+    return this.core.snapshot(this.o.clock.nowNs());
+  }
+
+  /** Raw local oscillator now (for converting the snapshot's local times to ages). */
+  localNowNs(): bigint {
+    return this.o.clock.nowNs();
   }
 }
