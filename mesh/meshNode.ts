@@ -41,6 +41,11 @@ export interface MeshNodeOptions {
   discoveryIntervalMs?: number;
   /** Largest gossip message accepted, in bytes (announcements are far smaller). */
   maxGossipMessageBytes?: number;
+  /**
+   * Membership control: when given, connections to and from peers it refuses are denied, after the
+   * Noise handshake has proven their peer id. Keeps Sybil identities out of a closed mesh.
+   */
+  allowPeer?: (peerId: string) => boolean;
 }
 
 export async function createMeshNode(options: MeshNodeOptions): Promise<MeshLibp2p> {
@@ -48,6 +53,15 @@ export async function createMeshNode(options: MeshNodeOptions): Promise<MeshLibp
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
     transports: [tcp()],
+    ...(options.allowPeer === undefined
+      ? {}
+      : {
+          connectionGater: {
+            denyDialPeer: (peerId) => !options.allowPeer!(peerId.toString()),
+            denyInboundEncryptedConnection: (peerId) => !options.allowPeer!(peerId.toString()),
+            denyOutboundEncryptedConnection: (peerId) => !options.allowPeer!(peerId.toString()),
+          },
+        }),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // Bootstrap gets a node into the mesh; pubsub peer discovery then spreads every node's signed

@@ -92,6 +92,7 @@ export class TimeService {
   private readonly receipts: Uint8Array[] = [];
   private readonly topic: string;
   private timer: NodeJS.Timeout | null = null;
+  private hlcMarkConfirmed = false;
   private stopped = true;
   private seq: number;
 
@@ -258,11 +259,13 @@ export class TimeService {
   private async persist(hlcHighWaterNs: bigint, frequencyPpm: number): Promise<void> {
     if (this.o.persist === undefined) {
       this.core.confirmPersisted(hlcHighWaterNs);
+      this.hlcMarkConfirmed = true;
       return;
     }
     try {
       await this.o.persist({ hlcHighWaterNs, frequencyPpm, announcementSeq: this.seq + 1000 });
       this.core.confirmPersisted(hlcHighWaterNs);
+      this.hlcMarkConfirmed = true;
     } catch (err) {
       this.o.log?.('warn', 'could not persist the HLC high-water mark; HLC issue will stall', {
         error: (err as Error).message,
@@ -343,6 +346,11 @@ export class TimeService {
       return TopicValidatorResult.Accept;
     }
     return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
+  }
+
+  /** True once the HLC can issue timestamps (its first high-water mark is on disk, when persisting). */
+  hlcReady(): boolean {
+    return this.o.persist === undefined || this.hlcMarkConfirmed;
   }
 
   /** The clock reading now: best, estimate, interval and status. */

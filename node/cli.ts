@@ -18,15 +18,36 @@ import {
 } from '../sim/scenario.ts';
 import { simulate } from '../sim/simulator.ts';
 import { formatSummary } from '../sim/summary.ts';
+import { NODE_FLAG_OPTIONS, configFilePath, loadConfigFile, resolveNodeConfig } from './config.ts';
 import type { SimReport } from '../sim/reportTypes.ts';
 
 const USAGE = `usage: timemesh <command> [options]
 
 commands:
-  start                 run the node (until the daemon lands: a demo simulation of 30 nodes)
+  start [options]       run a node (see 'start options' below)
+  time | status | peers query a running node's API and print a table
   sim [options]         run the deterministic mesh simulator
   sim-suite [DIR]       run every scenario in DIR (default sim/scenarios) with --check
   help                  show this text
+
+start options (flags override TIMEMESH_* environment variables, which override the config file):
+  --config FILE              YAML or TOML config file
+  --bootstrap MULTIADDR      a peer to join the mesh through, /ip4/…/tcp/…/p2p/<id> (repeatable)
+  --listen MULTIADDR         where to listen (repeatable; default /ip4/0.0.0.0/tcp/7071)
+  --api HOST:PORT            HTTP API address (default 127.0.0.1:7070; port 0 = any free port)
+  --data-dir DIR             identity key and persisted state (default ~/.local/share/timemesh)
+  --network NAME             mesh name; meshes with other names never mix (default 'default')
+  --local-stratum N          serve the own clock as a stratum-N reference when nothing is better
+  --roster PEER_ID           allow only these peers (repeatable)
+  --poll-peers K, --fault-tolerance F, --min-poll-s S, --max-poll-s S
+  --inbound-requests-per-second N, --log-level LEVEL, --reset-state
+  --clock-offset-ms MS, --clock-drift-ppm PPM
+                             TESTING AID: run the node's oscillator off from the host clock, so
+                             several nodes on one machine have different clocks (never sets the clock)
+
+time | status | peers options:
+  --api URL                  the node to ask (default http://127.0.0.1:7070, or TIMEMESH_API_URL)
+  --json                     print the JSON instead of a table
 
 sim options:
   --scenario FILE       YAML or JSON scenario (flags below override its values)
@@ -198,6 +219,41 @@ async function writeOutput(flag: string, file: string, content: string): Promise
   }
 }
 
+async function runStart(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, NODE_FLAG_OPTIONS, 'start');
+  if (positionals.length > 0) throw new UsageError(`timemesh start: unexpected argument '${positionals[0]}'`);
+  const env = process.env;
+  const path = configFilePath(values, env);
+  const file = path === null ? null : await loadConfigFile(path);
+  const config = resolveNodeConfig({ flags: values, env, file });
+  const { runUntilSignalled } = await import('./daemon.ts');
+  await runUntilSignalled(config);
+  return 0;
+}
+
+const clientOptions = { api: { type: 'string' }, json: { type: 'boolean' } } as const;
+
+/** `timemesh time|status|peers`: query a node's API and print a table (or the JSON with --json). */
+async function runClient(command: 'time' | 'status' | 'peers', args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, clientOptions, command);
+  if (positionals.length > 0)
+    throw new UsageError(`timemesh ${command}: unexpected argument '${positionals[0]}'`);
+  const client = await import('./apiClient.ts');
+  const base = client.normalizeBaseUrl(values.api ?? process.env.TIMEMESH_API_URL ?? client.DEFAULT_API_URL);
+  const path = command === 'time' ? '/v1/time' : command === 'status' ? '/v1/status' : '/v1/peers';
+  const json = await client.fetchJson(base, path);
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  } else if (command === 'time') {
+    process.stdout.write(client.formatTime(json as Parameters<typeof client.formatTime>[0]) + '\n');
+  } else if (command === 'status') {
+    process.stdout.write(client.formatStatus(json as Parameters<typeof client.formatStatus>[0]) + '\n');
+  } else {
+    process.stdout.write(client.formatPeers(json as Parameters<typeof client.formatPeers>[0]) + '\n');
+  }
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -206,10 +262,11 @@ async function main(argv: string[]): Promise<number> {
     case 'sim-suite':
       return runSuite(rest);
     case 'start':
-      process.stderr.write(
-        'timemesh start: the networked node is not built yet; running a demo simulation.\n',
-      );
-      return runSim(['--nodes', '30', '--anchors', '2', '--duration', '10m', ...rest]);
+      return runStart(rest);
+    case 'time':
+    case 'status':
+    case 'peers':
+      return runClient(command, rest);
     case undefined:
     case 'help':
     case '--help':
@@ -226,7 +283,7 @@ try {
 } catch (err) {
   if (err instanceof TimemeshError) {
     process.stderr.write(`${err.message}\n`);
-    process.exitCode = err.code === 'TM_ERR_USAGE' || err.code === 'TM_ERR_SCENARIO' ? 2 : 1;
+    process.exitCode = ['TM_ERR_USAGE', 'TM_ERR_SCENARIO', 'TM_ERR_CONFIG'].includes(err.code) ? 2 : 1;
   } else {
     throw err;
   }

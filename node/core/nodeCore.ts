@@ -353,10 +353,15 @@ export class NodeCore {
     return this.hlc.now(this.clock.read(localNs).bestNs);
   }
 
-  /** Merges an HLC an application received; far-future ones are rejected and counted. */
+  /**
+   * Merges an HLC an application received; far-future ones are rejected and counted. While
+   * unsynchronized the interval bounds nothing, so the bound is this node's own reading: an
+   * application must not be able to push a fresh node's HLC years ahead.
+   */
   hlcObserve(remote: HlcTimestamp, localNs: bigint): ReturnType<HybridLogicalClock['observe']> {
     const r = this.clock.read(localNs);
-    const result = this.hlc.observe(remote, r.bestNs, r.latestNs);
+    const latestNs = r.status === 'unsynchronized' ? r.bestNs : r.latestNs;
+    const result = this.hlc.observe(remote, r.bestNs, latestNs);
     if (!result.ok) this.counters.hlcRejections++;
     return result;
   }
@@ -498,7 +503,10 @@ export class NodeCore {
     const meshStratum = Math.min(bestAnchoredMeshStratum + 1, UNSYNCHRONIZED_STRATUM);
 
     if (r !== null && r.ok) {
-      const refStratum = Math.min(Math.min(...refs.map((e) => this.sources.get(e.id)!.stratum)) + 1, UNSYNCHRONIZED_STRATUM);
+      const refStratum = Math.min(
+        Math.min(...refs.map((e) => this.sources.get(e.id)!.stratum)) + 1,
+        UNSYNCHRONIZED_STRATUM,
+      );
       const refKind = this.bestReferenceKind(r.truechimers);
       if (m !== null && m.ok) {
         const disjoint = r.highNs < m.lowNs || r.lowNs > m.highNs;

@@ -107,8 +107,8 @@ function expectError(
 ): SampleProtocolError {
   assert.equal(result.ok, false, `expected ${reason}${field === null ? '' : ` (${field})`}, got ok`);
   const error = (result as { ok: false; error: SampleProtocolError }).error;
-  assert.ok(error instanceof SampleProtocolError);
-  assert.ok(error instanceof TimemeshError);
+  assert.ok(error instanceof SampleProtocolError, 'a SampleProtocolError');
+  assert.ok(error instanceof TimemeshError, 'a TimemeshError');
   assert.equal(error.code, SAMPLE_PROTOCOL_ERROR_CODE);
   assert.equal(error.reason, reason, error.message);
   assert.equal(error.field, field, error.message);
@@ -119,7 +119,7 @@ function expectError(
 
 function expectMisuse(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof TimemeshError);
+    assert.ok(e instanceof TimemeshError, `a TimemeshError, got ${String(e)}`);
     assert.equal(e.code, SAMPLE_MISUSE_ERROR_CODE);
     assert.match(e.message, pattern);
     return true;
@@ -128,8 +128,19 @@ function expectMisuse(fn: () => unknown, pattern: RegExp): void {
 
 function decodeOk(bytes: Uint8Array): SampleResponse {
   const r = decodeSampleResponse(bytes);
-  assert.ok(r.ok, r.ok ? '' : r.error.message);
+  assertOk(r);
   return r.response;
+}
+
+/**
+ * Fails with the error's message. (A bare assert.ok without a message makes Node re-read the source to
+ * describe the expression, which under tsx's transpilation can point at the wrong code or spin.)
+ */
+function assertOk<T extends { ok: true } | { ok: false; error: { message: string } }>(
+  r: T,
+  what = 'expected success',
+): asserts r is Extract<T, { ok: true }> {
+  if (!r.ok) assert.fail(`${what}: ${(r as { error: { message: string } }).error.message}`);
 }
 
 /** The canonical body as the header specifies it, written out independently of the module. */
@@ -178,7 +189,7 @@ describe('sample protocol', () => {
       assert.deepEqual([...raw.keys()], ['v', 'n']);
       assert.equal(raw.get('v'), 1);
       const r = decodeSampleRequest(bytes);
-      assert.ok(r.ok);
+      assertOk(r);
       assert.deepEqual(r.nonce, n);
       assert.equal(Object.getPrototypeOf(r.nonce), Uint8Array.prototype);
     });
@@ -228,7 +239,7 @@ describe('sample protocol', () => {
 
     it('accepts v in any msgpack integer format', () => {
       const r = decodeSampleRequest(pack({ v: 1n, n: nonce(4) })); // msgpackr packs bigints as int64
-      assert.ok(r.ok);
+      assertOk(r);
       assert.deepEqual(r.nonce, nonce(4));
     });
   });
@@ -245,9 +256,9 @@ describe('sample protocol', () => {
       assert.equal(signature.length, 64);
       assert.deepEqual(signedBytes, sampleSigningBytes(s, nonce(7), a.signer.peerId));
       assert.deepEqual(verifySampleResponse(r, nonce(7), a.signer.peerId, verifier), { ok: true });
-      assert.ok(openSampleResponse(bytes, nonce(7), a.signer.peerId, verifier).ok);
+      assertOk(openSampleResponse(bytes, nonce(7), a.signer.peerId, verifier));
       const receipt = verifyReceipt(bytes, verifier);
-      assert.ok(receipt.ok);
+      assertOk(receipt);
       assert.deepEqual(receipt.response, r);
     });
 
@@ -308,9 +319,9 @@ describe('sample protocol', () => {
               hlc: { wallNs, logical, nodeId: a.signer.peerId },
             };
             const bytes = signSampleResponse(s, n, a.signer);
-            assert.ok(bytes.length <= SAMPLE_RESPONSE_MAX_BYTES);
+            assert.ok(bytes.length <= SAMPLE_RESPONSE_MAX_BYTES, `${bytes.length} bytes`);
             const r = verifyReceipt(bytes, verifier);
-            assert.ok(r.ok, r.ok ? '' : r.error.message);
+            assertOk(r);
             const { nonce: got, peerId: _p, signature: _s, signedBytes: _b, ...fields } = r.response;
             assert.deepEqual(fields, s);
             assert.deepEqual(got, n);
@@ -323,7 +334,7 @@ describe('sample protocol', () => {
     it('carries what an unsynchronized NodeCore really serves (earliest before 1970, rd beyond 2^53)', () => {
       const core = new NodeCore({ nodeId: a.signer.peerId }, { rng: { next: () => 0.5 } });
       const s = core.serveSample(BASE_NS, BASE_NS + 1000n);
-      assert.ok(s !== null);
+      assert.ok(s !== null, 'the core serves a sample');
       assert.equal(s.status, 'unsynchronized');
       assert.ok(s.earliestNs < 0n, 'the core serves a negative earliestNs while unsynchronized');
       assert.ok(s.rootDistanceNs > Number.MAX_SAFE_INTEGER, 'and a root distance beyond 2^53');
@@ -333,7 +344,7 @@ describe('sample protocol', () => {
         a.signer.peerId,
         verifier,
       );
-      assert.ok(r.ok, r.ok ? '' : r.error.message);
+      assertOk(r);
       assert.equal(r.response.earliestNs, s.earliestNs);
       assert.equal(r.response.latestNs, s.latestNs);
       assert.equal(r.response.rootDistanceNs, s.rootDistanceNs);
@@ -346,7 +357,7 @@ describe('sample protocol', () => {
         latestNs: BASE_NS,
       });
       const r = verifyReceipt(signSampleResponse(s, nonce(1), a.signer), verifier);
-      assert.ok(r.ok);
+      assertOk(r);
       assert.equal(r.response.t3PeerNs, BASE_NS - 1n);
     });
 
@@ -364,7 +375,7 @@ describe('sample protocol', () => {
         r.signature.some((x) => x !== 0),
         true,
       );
-      assert.ok(verifyReceipt(copy, verifier).ok);
+      assertOk(verifyReceipt(copy, verifier));
     });
 
     it('decodes a response that sits inside a larger buffer (byteOffset ≠ 0)', () => {
@@ -372,14 +383,14 @@ describe('sample protocol', () => {
       const big = new Uint8Array(bytes.length + 10);
       big.set(bytes, 7);
       const r = verifyReceipt(big.subarray(7, 7 + bytes.length), verifier);
-      assert.ok(r.ok);
+      assertOk(r);
       assert.deepEqual(r.response.nonce, nonce(5));
     });
 
     it('accepts v and st in any msgpack integer format, with the same signature', () => {
       const valid = signSampleResponse(served(a.signer.peerId), nonce(1), a.signer);
       const r = verifyReceipt(craft(valid, { v: 1n, st: 1n }), verifier);
-      assert.ok(r.ok, r.ok ? '' : r.error.message);
+      assertOk(r);
       assert.equal(r.response.stratum, 1);
     });
   });
@@ -557,7 +568,7 @@ describe('sample protocol', () => {
             if (key === 'p') replace.h = encodeHlc({ ...original.hlc, nodeId: b.signer.peerId });
             const tampered = craft(valid, replace);
             const decoded = decodeSampleResponse(tampered);
-            assert.ok(decoded.ok, decoded.ok ? '' : decoded.error.message);
+            assertOk(decoded);
             assert.notDeepEqual(decoded.response.signedBytes, original.signedBytes);
             expectError(verifyReceipt(tampered, verifier), 'bad-signature', 'sig');
             const asRequested = verifySampleResponse(
@@ -594,14 +605,14 @@ describe('sample protocol', () => {
       expectError(verifyReceipt(asB, verifier), 'bad-signature', 'sig');
       // And B's own signature over the same claim verifies only as B.
       const byB = signSampleResponse(served(b.signer.peerId), nonce(1), b.signer);
-      assert.ok(verifyReceipt(byB, verifier).ok);
+      assertOk(verifyReceipt(byB, verifier));
       expectError(openSampleResponse(byB, nonce(1), a.signer.peerId, verifier), 'peer-mismatch', 'p');
     });
 
     it('verifies receipts with a fresh verifier and nothing but the bytes', () => {
       const bytes = signSampleResponse(served(b.signer.peerId), nonce(8), b.signer);
       const r = verifyReceipt(bytes.slice(), new SignatureVerifier());
-      assert.ok(r.ok);
+      assertOk(r);
       assert.equal(r.response.peerId, b.signer.peerId);
     });
   });
@@ -662,7 +673,7 @@ describe('sample protocol', () => {
       };
       const bytes = signSampleResponse(s, nonce(0xff), signer);
       assert.ok(bytes.length <= SAMPLE_RESPONSE_MAX_BYTES, `${bytes.length} bytes`);
-      assert.ok(decodeSampleResponse(bytes).ok);
+      assertOk(decodeSampleResponse(bytes));
       const real = signSampleResponse(served(a.signer.peerId), nonce(1), a.signer);
       assert.ok(real.length >= 250 && real.length <= 320, `${real.length} bytes`);
       console.log(
@@ -671,7 +682,7 @@ describe('sample protocol', () => {
     });
 
     it('a valid request fits in SAMPLE_REQUEST_MAX_BYTES, one byte more is refused unread', () => {
-      assert.ok(encodeSampleRequest(nonce(0xff)).length <= SAMPLE_REQUEST_MAX_BYTES);
+      assert.ok(encodeSampleRequest(nonce(0xff)).length <= SAMPLE_REQUEST_MAX_BYTES, 'request size');
       const padded = new Uint8Array(SAMPLE_REQUEST_MAX_BYTES + 1);
       padded.set(encodeSampleRequest(nonce(1)));
       expectError(decodeSampleRequest(padded), 'too-large');
@@ -682,7 +693,8 @@ describe('sample protocol', () => {
   describe('fuzz: the decoders never throw', () => {
     const isResult = (r: { ok: boolean; error?: unknown }): void => {
       assert.equal(typeof r.ok, 'boolean');
-      if (!r.ok) assert.ok(r.error instanceof SampleProtocolError);
+      if (!r.ok)
+        assert.ok(r.error instanceof SampleProtocolError, `not a SampleProtocolError: ${String(r.error)}`);
     };
 
     it('on arbitrary bytes', () => {

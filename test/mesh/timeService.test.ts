@@ -49,7 +49,9 @@ describe('TimeService over real libp2p on loopback', () => {
           maxPollS: 2,
           burstIntervalS: 1,
           announceIntervalS: 2,
-          ...(i === 0 ? { localStratum: 8 } : {}),
+          // Followers trust their sources fully (f = 0): with derived f = 1 a lone reference can
+          // only pull them to the edge of the trimmed range (see README, "What f a mesh tolerates").
+          ...(i === 0 ? { localStratum: 8 } : { faultTolerance: 0 }),
         },
       });
       await svc.start();

@@ -1039,3 +1039,15 @@ describe('NodeCore: HLC persistence', () => {
     assert.ok(core.hlcNow(BASE_NS).wallNs > BASE_NS + 60n * S_NS);
   });
 });
+
+describe('NodeCore: HLC observe while unsynchronized', () => {
+  it('bounds a remote HLC by the node’s own reading plus the max offset', () => {
+    const core = new NodeCore({ nodeId: 'fresh', hlcMaxOffsetNs: 1e9 }, { rng: { next: () => 0.5 } });
+    const far = { wallNs: BASE_NS + 3_600_000_000_000n, logical: 0, nodeId: 'app' };
+    const r = core.hlcObserve(far, BASE_NS);
+    assert.equal(r.ok, false);
+    assert.equal(core.counters.hlcRejections, 1);
+    const near = { wallNs: BASE_NS + 500_000_000n, logical: 3, nodeId: 'app' };
+    assert.equal(core.hlcObserve(near, BASE_NS).ok, true);
+  });
+});
