@@ -26,6 +26,8 @@ const USAGE = `usage: timemesh <command> [options]
 commands:
   start [options]       run a node (see 'start options' below)
   time | status | peers query a running node's API and print a table
+  keygen [--out FILE] [--force]   create an Ed25519 identity key (default: in the data dir)
+  id [--data-dir DIR]   print the node's peer id
   sim [options]         run the deterministic mesh simulator
   sim-suite [DIR]       run every scenario in DIR (default sim/scenarios) with --check
   help                  show this text
@@ -231,6 +233,32 @@ async function runStart(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `timemesh keygen [--out FILE] [--force]` and `timemesh id [--data-dir DIR]`. */
+async function runIdentity(command: 'keygen' | 'id', args: string[]): Promise<number> {
+  const options = {
+    out: { type: 'string' },
+    force: { type: 'boolean' },
+    'data-dir': { type: 'string' },
+  } as const;
+  const { values, positionals } = parse(args, options, command);
+  if (positionals.length > 0)
+    throw new UsageError(`timemesh ${command}: unexpected argument '${positionals[0]}'`);
+  const identity = await import('./identity.ts');
+  const dataDir = resolveNodeConfig({
+    flags: values['data-dir'] === undefined ? {} : { 'data-dir': values['data-dir'] },
+    env: process.env,
+  }).dataDir;
+  if (command === 'keygen') {
+    const path = values.out ?? identity.identityPath(dataDir);
+    const created = await identity.generateIdentityFile(path, { force: values.force === true });
+    process.stdout.write(`${created.peerId}\nwrote ${path} (mode 0600)\n`);
+  } else {
+    const read = await identity.readIdentityFile(values.out ?? identity.identityPath(dataDir));
+    process.stdout.write(`${read.peerId}\n`);
+  }
+  return 0;
+}
+
 const clientOptions = { api: { type: 'string' }, json: { type: 'boolean' } } as const;
 
 /** `timemesh time|status|peers`: query a node's API and print a table (or the JSON with --json). */
@@ -267,6 +295,9 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
     case 'peers':
       return runClient(command, rest);
+    case 'keygen':
+    case 'id':
+      return runIdentity(command, rest);
     case undefined:
     case 'help':
     case '--help':
@@ -284,6 +315,7 @@ try {
   if (err instanceof TimemeshError) {
     process.stderr.write(`${err.message}\n`);
     process.exitCode = ['TM_ERR_USAGE', 'TM_ERR_SCENARIO', 'TM_ERR_CONFIG'].includes(err.code) ? 2 : 1;
+    if (err.code === 'TM_ERR_IDENTITY') process.exitCode = 2;
   } else {
     throw err;
   }
