@@ -9,11 +9,13 @@
  * - An offset is `reference − local`: a positive offset means the local clock is behind the reference.
  */
 
-/** Where a node's time ultimately comes from. */
-export type AnchorKind = 'none' | 'local' | 'reference' | 'gps' | 'pps' | 'ntp' | 'tsq' | 'mesh';
+/** Where a node's time ultimately comes from. The wire codecs validate against this list. */
+export const ANCHOR_KINDS = ['none', 'local', 'reference', 'gps', 'pps', 'ntp', 'tsq', 'mesh'] as const;
+export type AnchorKind = (typeof ANCHOR_KINDS)[number];
 
 /** Sync state, as the API and the simulator report it. */
-export type SyncStatus = 'unsynchronized' | 'synchronized' | 'holdover' | 'anchored';
+export const SYNC_STATUSES = ['unsynchronized', 'synchronized', 'holdover', 'anchored'] as const;
+export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
 /** A reading of the disciplined clock: a best estimate and an interval that contains true time. */
 export interface TimeReading {

@@ -64,6 +64,7 @@ import { nodeIdProblem } from '../hlc/hlc.ts';
 import { decodeHlc, encodeHlc } from '../hlc/hlcCodec.ts';
 import type { AnchorKind, SyncStatus } from '../hlc/timeTypes.ts';
 import type { Announcement } from '../node/core/types.ts';
+import { ANCHOR_KINDS, SYNC_STATUSES } from '../hlc/timeTypes.ts';
 
 export const ANNOUNCEMENT_WIRE_VERSION = 1;
 /** Largest message on the topic. The largest valid announcement is about 4.8 KiB (receipts dominate). */
@@ -76,22 +77,7 @@ export const ANNOUNCEMENT_FIELD_COUNT = 13;
 export const ANNOUNCEMENT_MAX_STRATUM = 16;
 export const U64_MAX = 2n ** 64n - 1n;
 
-export const ANCHOR_KINDS: readonly AnchorKind[] = [
-  'none',
-  'local',
-  'reference',
-  'gps',
-  'pps',
-  'ntp',
-  'tsq',
-  'mesh',
-];
-export const SYNC_STATUSES: readonly SyncStatus[] = [
-  'unsynchronized',
-  'synchronized',
-  'holdover',
-  'anchored',
-];
+export { ANCHOR_KINDS, SYNC_STATUSES };
 
 export const ANNOUNCEMENT_DECODE_ERROR_CODE = 'TM_ERR_ANNOUNCEMENT_DECODE';
 export const ANNOUNCEMENT_MISUSE_ERROR_CODE = 'TM_ERR_ANNOUNCEMENT_MISUSE';

@@ -87,10 +87,10 @@ import { Packr, Unpackr } from 'msgpackr';
 import { TimemeshError } from '../hlc/errors.ts';
 import { decodeHlc, encodeHlc } from '../hlc/hlcCodec.ts';
 import type { HlcTimestamp } from '../hlc/hlc.ts';
-import type { AnchorKind, SyncStatus } from '../hlc/timeTypes.ts';
 import type { ServedSample } from '../node/core/types.ts';
 import { SIGNATURE_BYTES, domainSeparated } from './signing.ts';
 import type { SignatureVerifier, Signer } from './signing.ts';
+import { ANCHOR_KINDS, SYNC_STATUSES } from '../hlc/timeTypes.ts';
 
 export const SAMPLE_PROTOCOL_ID = '/timemesh/sample/1.0.0';
 export const SAMPLE_PROTOCOL_VERSION = 1;
@@ -110,31 +110,7 @@ export const SAMPLE_ROOT_DISTANCE_NS_MAX = 2 ** 63;
 export const SAMPLE_MISUSE_ERROR_CODE = 'TM_ERR_SAMPLE_MISUSE';
 export const SAMPLE_PROTOCOL_ERROR_CODE = 'TM_ERR_SAMPLE_PROTOCOL';
 
-export const ANCHOR_KINDS = [
-  'none',
-  'local',
-  'reference',
-  'gps',
-  'pps',
-  'ntp',
-  'tsq',
-  'mesh',
-] as const satisfies readonly AnchorKind[];
-export const SYNC_STATUSES = [
-  'unsynchronized',
-  'synchronized',
-  'holdover',
-  'anchored',
-] as const satisfies readonly SyncStatus[];
-
-// Compile-time completeness: adding a member to AnchorKind or SyncStatus without listing it here fails
-// the type check, rather than making the decoder reject the new value at run time.
-type Unlisted<T, L extends readonly unknown[]> = Exclude<T, L[number]>;
-const anchorKindsComplete: [Unlisted<AnchorKind, typeof ANCHOR_KINDS>] extends [never] ? true : false = true;
-const syncStatusesComplete: [Unlisted<SyncStatus, typeof SYNC_STATUSES>] extends [never] ? true : false =
-  true;
-void anchorKindsComplete;
-void syncStatusesComplete;
+export { ANCHOR_KINDS, SYNC_STATUSES };
 
 /** Why bytes were refused, or a response failed verification. Stable: use them as metric labels. */
 export type SampleProtocolReason =

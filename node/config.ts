@@ -54,6 +54,7 @@ import { z } from 'zod';
 import { TimemeshError } from '../hlc/errors.ts';
 import { DEFAULT_CORE_CONFIG } from './core/config.ts';
 import type { NodeCoreConfig } from './core/config.ts';
+import { camelTokens, describeValue, formatPath, suggest, valueAt } from './validationText.ts';
 
 /** Stable code of every error thrown by this module. */
 export const CONFIG_ERROR_CODE = 'TM_ERR_CONFIG';
@@ -643,7 +644,7 @@ function unknownKeyHint(key: string, path: readonly PropertyKey[]): string {
   const hint =
     moved !== undefined
       ? ` (did you mean ${JSON.stringify(inCore ? moved : `core.${moved}`)}?${inCore ? ' it belongs at the top level' : ''})`
-      : suggest(key, own, JSON.stringify);
+      : suggest(key, own, { matchContained: true });
   return `unknown key${hint}; expected one of ${own.join(', ')}`;
 }
 
@@ -662,7 +663,7 @@ function envValues(env: Env, issues: string[]): StringValues {
     issues.push(
       refused !== undefined
         ? `environment ${name}: ${refused}`
-        : `environment ${name}: unknown variable${suggest(name, NODE_ENV_VARS, (s) => s)}; expected one of ${NODE_ENV_VARS.join(', ')}`,
+        : `environment ${name}: unknown variable${suggest(name, NODE_ENV_VARS, { show: (v) => v, matchContained: true })}; expected one of ${NODE_ENV_VARS.join(', ')}`,
     );
   }
   for (const s of NODE_SETTINGS) {
@@ -683,7 +684,9 @@ function flagValues(flags: NodeFlags, issues: string[]): StringValues {
     if (value === undefined || NON_SETTING_FLAGS.has(name)) continue;
     const s = byFlag.get(name);
     if (s === undefined) {
-      issues.push(`flag --${name}: unknown flag${suggest(name, allFlags, (f) => `--${f}`)}`);
+      issues.push(
+        `flag --${name}: unknown flag${suggest(name, allFlags, { show: (f) => `--${f}`, matchContained: true })}`,
+      );
       continue;
     }
     if (typeof value === 'boolean') {
@@ -825,89 +828,4 @@ function parseTomlText(text: string, label: string): unknown {
       e.line !== undefined && e.column !== undefined ? `line ${e.line}, column ${e.column}: ` : '';
     throw new ConfigError([`${label}: ${where}invalid TOML: ${reason}`], { cause: error });
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Formatting helpers (the same rules as sim/scenario.ts, which keeps its own copy private)
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(String(seg))) out += (out === '' ? '' : '.') + String(seg);
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
-}
-
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let node = raw;
-  for (const seg of path) {
-    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, seg)) return undefined;
-    node = (node as Record<PropertyKey, unknown>)[seg];
-  }
-  return node;
-}
-
-const FOUND_CHARS_MAX = 80;
-
-function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  if (value instanceof Date) return `a date (${value.toISOString()})`;
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = Array.isArray(value) ? 'a list' : 'a mapping';
-  }
-  return text.length > FOUND_CHARS_MAX ? `${text.slice(0, FOUND_CHARS_MAX - 1)}…` : text;
-}
-
-/** ` (did you mean X?)` for the closest candidate within a small edit distance, else ''. */
-function suggest(word: string, candidates: readonly string[], show: (s: string) => string): string {
-  const tokens = camelTokens(word);
-  const reordered = candidates.find((candidate) => camelTokens(candidate) === tokens);
-  if (reordered !== undefined) return ` (did you mean ${show(reordered)}?)`;
-  // A known name with a word added or dropped ("bootstrapPeers" for "bootstrap").
-  const words = new Set(tokens.split(' '));
-  const contained = candidates.find((candidate) => {
-    const theirs = camelTokens(candidate).split(' ');
-    return theirs.every((w) => words.has(w)) || [...words].every((w) => theirs.includes(w));
-  });
-  if (contained !== undefined) return ` (did you mean ${show(contained)}?)`;
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best === undefined ? '' : ` (did you mean ${show(best)}?)`;
-}
-
-function camelTokens(word: string): string {
-  // camelCase splits at capitals; SHOUTING_CASE (environment variables) only at underscores.
-  const camel = /[a-z]/.test(word) ? /(?=[A-Z])|[._-]/ : /[._-]/;
-  return word
-    .split(camel)
-    .map((token) => token.toLowerCase())
-    .filter((token) => token !== '')
-    .sort()
-    .join(' ');
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }

@@ -27,6 +27,10 @@ import { z } from 'zod';
 import { TimemeshError } from '../hlc/errors.ts';
 import type { AccuracyFigures, CheckResult, HonestFigures, SimReport } from './reportTypes.ts';
 import { ANCHOR_KINDS, ATTACK_KINDS, type Scenario, type ScenarioChecks } from './scenarioTypes.ts';
+import { describeValue, formatPath, suggest, valueAt } from '../node/validationText.ts';
+
+/** How much of an offending value a message quotes. */
+const FOUND_CHARS_MAX = 60;
 
 /** Stable code of every error thrown by this module. */
 export const SCENARIO_ERROR_CODE = 'TM_ERR_SCENARIO';
@@ -557,7 +561,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
     });
   }
   const where = formatPath(issue.path);
-  const found = describeValue(valueAt(raw, issue.path));
+  const found = describeValue(valueAt(raw, issue.path), FOUND_CHARS_MAX);
   // Our schemas word every message as "expected …"; zod's own wording appears only if a schema
   // forgot its error parameter, and is still better than nothing.
   const text = `${issue.message}, got ${found}`;
@@ -566,80 +570,6 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
 
 function pathPattern(path: readonly PropertyKey[]): string {
   return path.map((seg, i) => (typeof seg === 'number' ? '[]' : (i > 0 ? '.' : '') + String(seg))).join('');
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(String(seg))) out += (out === '' ? '' : '.') + String(seg);
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
-}
-
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let node = raw;
-  for (const seg of path) {
-    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, seg)) return undefined;
-    node = (node as Record<PropertyKey, unknown>)[seg];
-  }
-  return node;
-}
-
-const FOUND_CHARS_MAX = 60;
-
-function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    // YAML aliases can build cyclic values; the type is still worth naming.
-    text = Array.isArray(value) ? 'a list' : 'a mapping';
-  }
-  return text.length > FOUND_CHARS_MAX ? `${text.slice(0, FOUND_CHARS_MAX - 1)}…` : text;
-}
-
-/** ` (did you mean "x"?)` for the closest candidate within a small edit distance, else ''. */
-function suggest(word: string, candidates: readonly string[]): string {
-  // Words in the wrong order (delayMinNs for delayNsMin) are the typo our "units last" naming
-  // invites most, and are far apart in edit distance, so they are matched first.
-  const tokens = camelTokens(word);
-  const reordered = candidates.find((candidate) => camelTokens(candidate) === tokens);
-  if (reordered !== undefined) return ` (did you mean ${JSON.stringify(reordered)}?)`;
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best === undefined ? '' : ` (did you mean ${JSON.stringify(best)}?)`;
-}
-
-function camelTokens(word: string): string {
-  return word
-    .split(/(?=[A-Z])|[._-]/)
-    .map((token) => token.toLowerCase())
-    .sort()
-    .join(' ');
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }
 
 // ---------------------------------------------------------------------------------------------------
