@@ -26,9 +26,12 @@ import type { NodeCoreConfig } from '../node/core/config.ts';
 import type { Announcement, NodeAction } from '../node/core/types.ts';
 import type { LocalClock } from '../node/localClock.ts';
 import { AnnouncementValidator } from './gossipValidator.ts';
-import { encodeAnnouncement } from './announcementCodec.ts';
+import { announcementTopic, encodeAnnouncement } from './announcementCodec.ts';
 import type { MeshLibp2p } from './meshNode.ts';
 import {
+  SAMPLE_PROTOCOL_ID,
+  SAMPLE_REQUEST_MAX_BYTES,
+  SAMPLE_RESPONSE_MAX_BYTES,
   decodeSampleRequest,
   decodeSampleResponse,
   encodeSampleRequest,
@@ -39,14 +42,7 @@ import {
 import { SignatureVerifier } from './signing.ts';
 import type { Signer } from './signing.ts';
 
-export const SAMPLE_PROTOCOL = '/timemesh/sample/1.0.0';
-const MAX_REQUEST_BYTES = 64;
-const MAX_RESPONSE_BYTES = 512;
 const RECEIPTS_PER_ANNOUNCEMENT = 4;
-
-export function gossipTopic(network: string): string {
-  return `timemesh/${network}/v1`;
-}
 
 export interface TimeServiceOptions {
   libp2p: MeshLibp2p;
@@ -98,7 +94,7 @@ export class TimeService {
 
   constructor(options: TimeServiceOptions) {
     this.o = options;
-    this.topic = gossipTopic(options.network);
+    this.topic = announcementTopic(options.network);
     this.seq = options.restored?.announcementSeq ?? 0;
     const rng = { next: (): number => randomBytes(4).readUInt32BE(0) / 4294967296 };
     this.core = new NodeCore(
@@ -113,7 +109,7 @@ export class TimeService {
   async start(): Promise<void> {
     const { libp2p } = this.o;
     this.stopped = false;
-    await libp2p.handle(SAMPLE_PROTOCOL, (stream, connection) => this.serve(stream, connection), {
+    await libp2p.handle(SAMPLE_PROTOCOL_ID, (stream, connection) => this.serve(stream, connection), {
       maxInboundStreams: 64,
     });
     libp2p.addEventListener('peer:connect', (e) => this.core.handlePeerDiscovered(e.detail.toString()));
@@ -139,7 +135,7 @@ export class TimeService {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    await this.o.libp2p.unhandle(SAMPLE_PROTOCOL);
+    await this.o.libp2p.unhandle(SAMPLE_PROTOCOL_ID);
     this.o.libp2p.services.pubsub.unsubscribe(this.topic);
   }
 
@@ -192,8 +188,8 @@ export class TimeService {
     const signal = AbortSignal.timeout(Math.max(1, Math.round(timeoutNs / 1e6)));
     let outcome = 'ok';
     try {
-      const stream = await libp2p.dialProtocol(peerIdFromString(peerId), SAMPLE_PROTOCOL, { signal });
-      const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES });
+      const stream = await libp2p.dialProtocol(peerIdFromString(peerId), SAMPLE_PROTOCOL_ID, { signal });
+      const lp = lpStream(stream, { maxDataLength: SAMPLE_RESPONSE_MAX_BYTES });
       const nonce = new Uint8Array(randomBytes(16));
       const request = encodeSampleRequest(nonce);
       const t1LocalNs = clock.nowNs();
@@ -283,7 +279,7 @@ export class TimeService {
       return;
     }
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES });
+      const lp = lpStream(stream, { maxDataLength: SAMPLE_REQUEST_MAX_BYTES });
       const signal = AbortSignal.timeout(2000);
       const request = await lp.read({ signal });
       const t2LocalNs = this.o.clock.nowNs();

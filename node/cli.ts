@@ -37,7 +37,7 @@ start options (flags override TIMEMESH_* environment variables, which override t
   --bootstrap MULTIADDR      a peer to join the mesh through, /ip4/…/tcp/…/p2p/<id> (repeatable)
   --listen MULTIADDR         where to listen (repeatable; default /ip4/0.0.0.0/tcp/7071)
   --api HOST:PORT            HTTP API address (default 127.0.0.1:7070; port 0 = any free port)
-  --data-dir DIR             identity key and persisted state (default ~/.local/share/timemesh)
+  --data-dir DIR             identity key and persisted state (default $XDG_DATA_HOME/timemesh or ~/.timemesh)
   --network NAME             mesh name; meshes with other names never mix (default 'default')
   --local-stratum N          serve the own clock as a stratum-N reference when nothing is better
   --roster PEER_ID           allow only these peers (repeatable)

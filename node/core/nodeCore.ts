@@ -769,15 +769,12 @@ export class NodeCore {
   }
 
   private observeHlc(remote: HlcTimestamp, localNs: bigint): boolean {
-    const r = this.clock.read(localNs);
-    if (r.status === 'unsynchronized') {
+    if (this.clock.read(localNs).status === 'unsynchronized') {
       // With no bound on our own time there is nothing to check a remote HLC against; do not merge it
       // either, or the first liar we hear from would set our HLC.
       return true;
     }
-    const result = this.hlc.observe(remote, r.bestNs, r.latestNs);
-    if (!result.ok) this.counters.hlcRejections++;
-    return result.ok;
+    return this.hlcObserve(remote, localNs).ok;
   }
 
   private source(id: string, kind: 'peer' | 'reference'): SourceState {

@@ -9,13 +9,17 @@ import assert from 'node:assert/strict';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
-import { encodeAnnouncement } from '../../mesh/announcementCodec.ts';
+import { announcementTopic as gossipTopic, encodeAnnouncement } from '../../mesh/announcementCodec.ts';
 import type { GossipAnnouncement } from '../../mesh/announcementCodec.ts';
 import { createMeshNode } from '../../mesh/meshNode.ts';
 import type { MeshLibp2p } from '../../mesh/meshNode.ts';
-import { decodeSampleRequest, signSampleResponse } from '../../mesh/sampleProtocol.ts';
+import {
+  SAMPLE_PROTOCOL_ID as SAMPLE_PROTOCOL,
+  decodeSampleRequest,
+  signSampleResponse,
+} from '../../mesh/sampleProtocol.ts';
 import { createSigner } from '../../mesh/signing.ts';
-import { SAMPLE_PROTOCOL, TimeService, gossipTopic } from '../../mesh/timeService.ts';
+import { TimeService } from '../../mesh/timeService.ts';
 import { buildApi } from '../../node/api.ts';
 import { hostOscillator } from '../../node/localClock.ts';
 

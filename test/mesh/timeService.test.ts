@@ -11,7 +11,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import { createMeshNode } from '../../mesh/meshNode.ts';
 import type { MeshLibp2p } from '../../mesh/meshNode.ts';
-import { SAMPLE_PROTOCOL, TimeService } from '../../mesh/timeService.ts';
+import { SAMPLE_PROTOCOL_ID as SAMPLE_PROTOCOL } from '../../mesh/sampleProtocol.ts';
+import { TimeService } from '../../mesh/timeService.ts';
 import { createSigner } from '../../mesh/signing.ts';
 import { hostOscillator } from '../../node/localClock.ts';
 
