@@ -14,6 +14,9 @@ import type { GossipSub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { Identify } from '@libp2p/identify';
 import type { Libp2p, PrivateKey } from '@libp2p/interface';
+import { preSharedKey } from '@libp2p/pnet';
+import { prometheusMetrics } from '@libp2p/prometheus-metrics';
+import type { Registry } from 'prom-client';
 import { ping } from '@libp2p/ping';
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
 import type { Ping } from '@libp2p/ping';
@@ -46,6 +49,17 @@ export interface MeshNodeOptions {
    * Noise handshake has proven their peer id. Keeps Sybil identities out of a closed mesh.
    */
   allowPeer?: (peerId: string) => boolean;
+  /**
+   * Private network: the swarm key file's bytes (node/swarmKey.ts). Every connection is wrapped in
+   * XSalsa20 under this key before Noise, so hosts without it cannot even handshake.
+   */
+  swarmKey?: Uint8Array;
+  /**
+   * Where libp2p's own metrics go (connections, streams, dials, bytes per protocol, gossipsub). One
+   * node per process only: @libp2p/prometheus-metrics keeps its metric objects in a module-wide map,
+   * so a second node in the same process would share (and fight over) them.
+   */
+  metricsRegistry?: Registry;
 }
 
 export async function createMeshNode(options: MeshNodeOptions): Promise<MeshLibp2p> {
@@ -53,6 +67,18 @@ export async function createMeshNode(options: MeshNodeOptions): Promise<MeshLibp
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
     transports: [tcp()],
+    ...(options.metricsRegistry === undefined
+      ? {}
+      : {
+          metrics: prometheusMetrics({
+            registry: options.metricsRegistry,
+            collectDefaultMetrics: false, // the API's registry collects the process metrics itself
+            preserveExistingMetrics: true,
+          }),
+        }),
+    ...(options.swarmKey === undefined
+      ? {}
+      : { connectionProtector: preSharedKey({ psk: options.swarmKey }) }),
     ...(options.allowPeer === undefined
       ? {}
       : {

@@ -27,6 +27,7 @@ commands:
   start [options]       run a node (see 'start options' below)
   time | status | peers query a running node's API and print a table
   keygen [--out FILE] [--force]   create an Ed25519 identity key (default: in the data dir)
+  keygen --swarm-key [--out FILE] create a private-network key (default: DATA_DIR/swarm.key)
   id [--data-dir DIR]   print the node's peer id
   sim [options]         run the deterministic mesh simulator
   sim-suite [DIR]       run every scenario in DIR (default sim/scenarios) with --check
@@ -41,6 +42,7 @@ start options (flags override TIMEMESH_* environment variables, which override t
   --network NAME             mesh name; meshes with other names never mix (default 'default')
   --local-stratum N          serve the own clock as a stratum-N reference when nothing is better
   --roster PEER_ID           allow only these peers (repeatable)
+  --swarm-key FILE           private network: only nodes with this key can connect (keygen --swarm-key)
   --poll-peers K, --fault-tolerance F, --min-poll-s S, --max-poll-s S
   --inbound-requests-per-second N, --log-level LEVEL, --reset-state
   --clock-offset-ms MS, --clock-drift-ppm PPM
@@ -233,22 +235,35 @@ async function runStart(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `timemesh keygen [--out FILE] [--force]` and `timemesh id [--data-dir DIR]`. */
+/**
+ * `timemesh keygen [--out FILE] [--force]`, `timemesh keygen --swarm-key [--out FILE] [--force]` and
+ * `timemesh id [--data-dir DIR]`.
+ */
 async function runIdentity(command: 'keygen' | 'id', args: string[]): Promise<number> {
   const options = {
     out: { type: 'string' },
     force: { type: 'boolean' },
+    'swarm-key': { type: 'boolean' },
     'data-dir': { type: 'string' },
   } as const;
   const { values, positionals } = parse(args, options, command);
   if (positionals.length > 0)
     throw new UsageError(`timemesh ${command}: unexpected argument '${positionals[0]}'`);
+  if (command === 'id' && values['swarm-key'] === true)
+    throw new UsageError('timemesh id: --swarm-key belongs to keygen (a swarm key has no peer id)');
   const identity = await import('./identity.ts');
   const dataDir = resolveNodeConfig({
     flags: values['data-dir'] === undefined ? {} : { 'data-dir': values['data-dir'] },
     env: process.env,
   }).dataDir;
-  if (command === 'keygen') {
+  if (command === 'keygen' && values['swarm-key'] === true) {
+    const swarm = await import('./swarmKey.ts');
+    const path = values.out ?? swarm.swarmKeyPath(dataDir);
+    await swarm.generateSwarmKeyFile(path, { force: values.force === true });
+    process.stdout.write(
+      `wrote ${path} (mode 0600)\ncopy it to every node of the mesh and start them with --swarm-key ${path}\n`,
+    );
+  } else if (command === 'keygen') {
     const path = values.out ?? identity.identityPath(dataDir);
     const created = await identity.generateIdentityFile(path, { force: values.force === true });
     process.stdout.write(`${created.peerId}\nwrote ${path} (mode 0600)\n`);

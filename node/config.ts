@@ -103,6 +103,8 @@ export interface NodeConfig {
   localStratum: number | null;
   /** Peer ids allowed in the mesh; null: any peer. */
   roster: string[] | null;
+  /** Absolute path of the libp2p private-network key (node/swarmKey.ts); null: an open mesh. */
+  swarmKey: string | null;
   /** Node-core overrides; only the keys that some source set. */
   core: NodeCoreOverrides;
   /** Inbound sample requests allowed per peer per second (token bucket, burst twice that). */
@@ -336,6 +338,14 @@ const FILE_SHAPE = {
     .nullable()
     .describe('Peer ids allowed in the mesh (membership control against Sybil identities); default: any.')
     .optional(),
+  swarmKey: orKeyword(
+    'off',
+    z.string({ error: 'expected a file path, or "off"' }).min(1, { error: 'expected a file path, or "off"' }),
+  )
+    .describe(
+      'libp2p private-network key file (swarm.key, from `timemesh keygen --swarm-key`): only nodes holding the same key can connect. Default off (an open mesh).',
+    )
+    .optional(),
   core: z
     .preprocess(
       (v) => (v === null ? {} : v),
@@ -404,6 +414,7 @@ export const NODE_SETTINGS: readonly SettingSpec[] = Object.freeze([
   spec(['clockDriftPpm'], 'number'),
   spec(['localStratum'], 'number'),
   spec(['roster'], 'list'),
+  spec(['swarmKey']),
   spec(['core', 'pollPeers'], 'number'),
   spec(['core', 'faultTolerance'], 'number'),
   spec(['core', 'minPollS'], 'number'),
@@ -440,6 +451,7 @@ export const NODE_FLAG_OPTIONS = {
   'clock-drift-ppm': { type: 'string' },
   'local-stratum': { type: 'string' },
   roster: { type: 'string', multiple: true },
+  'swarm-key': { type: 'string' },
   'poll-peers': { type: 'string' },
   'fault-tolerance': { type: 'string' },
   'min-poll-s': { type: 'string' },
@@ -530,6 +542,7 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
   };
 
   const dataDirPick = pick('dataDir');
+  const swarmKeyPick = pick('swarmKey');
   const core: NodeCoreOverrides = {};
   const coreSources: Record<string, string> = {};
   for (const key of Object.keys(CORE_SHAPE) as CoreKey[]) {
@@ -554,6 +567,10 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
     clockDriftPpm: pick('clockDriftPpm')?.value ?? 0,
     localStratum: pick('localStratum')?.value ?? null,
     roster: pick('roster')?.value ?? null,
+    swarmKey:
+      swarmKeyPick?.value === undefined || swarmKeyPick.value === null
+        ? null
+        : resolve(swarmKeyPick.layer.source.baseDir, expandHome(swarmKeyPick.value, homeDir)),
     core,
     inboundRequestsPerSecond: pick('inboundRequestsPerSecond')?.value ?? DEFAULT_INBOUND_REQUESTS_PER_SECOND,
     resetState: flags['reset-state'] === true,

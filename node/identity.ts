@@ -149,33 +149,49 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The checked identity in `path`, or null when there is no such file. */
-async function readIdentityIfExists(path: string): Promise<Identity | null> {
-  let bytes: Uint8Array;
+/**
+ * The bytes of a private file (a key), or null when there is no such file. Refuses, as ssh does, a
+ * file that group or others can access: it may already have leaked, and the operator must decide.
+ * `what` names the file in messages ("identity key", "swarm key").
+ */
+export async function readPrivateFile(
+  path: string,
+  what: string,
+  maxBytes: number,
+  tooLarge: (size: number) => Error,
+): Promise<Uint8Array | null> {
   try {
     const handle = await open(path, 'r');
     try {
       const info = await handle.stat();
-      if (!info.isFile()) throw new IdentityError(`identity key ${path} is not a regular file`);
+      if (!info.isFile()) throw new IdentityError(`${what} ${path} is not a regular file`);
       // Windows has no POSIX modes; there the file's ACL is what protects it.
       if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
         const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
         throw new IdentityError(
-          `identity key ${path} is accessible by group or others (mode ${mode}); it is the node's private key ` +
+          `${what} ${path} is accessible by group or others (mode ${mode}); it is a secret ` +
             `and must be readable by its owner only. Run \`chmod 600 ${path}\` and start again ` +
-            `(if others may have read it, create a new identity instead).`,
+            `(if others may have read it, create a new key instead).`,
         );
       }
-      if (info.size > KEY_FILE_BYTES_MAX) throw corrupt(path, `${info.size} bytes, too large for a key`);
-      bytes = await handle.readFile();
+      if (info.size > maxBytes) throw tooLarge(info.size);
+      return await handle.readFile();
     } finally {
       await handle.close();
     }
   } catch (error) {
-    if (error instanceof IdentityError) throw error;
+    if (error instanceof TimemeshError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new IdentityError(`cannot read the identity key ${path}: ${(error as Error).message}`, error);
+    throw new IdentityError(`cannot read the ${what} ${path}: ${(error as Error).message}`, error);
   }
+}
+
+/** The checked identity in `path`, or null when there is no such file. */
+async function readIdentityIfExists(path: string): Promise<Identity | null> {
+  const bytes = await readPrivateFile(path, 'identity key', KEY_FILE_BYTES_MAX, (size) =>
+    corrupt(path, `${size} bytes, too large for a key`),
+  );
+  if (bytes === null) return null;
   if (bytes.length === 0) throw corrupt(path, 'the file is empty');
   let privateKey: PrivateKey;
   try {

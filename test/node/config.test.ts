@@ -75,6 +75,7 @@ describe('defaults', () => {
     assert.equal(c.clockDriftPpm, 0);
     assert.equal(c.localStratum, null);
     assert.equal(c.roster, null);
+    assert.equal(c.swarmKey, null);
     assert.deepEqual(c.core, {});
     assert.equal(c.inboundRequestsPerSecond, 10);
     assert.equal(c.resetState, false);
@@ -211,6 +212,26 @@ describe('strings from flags and the environment', () => {
     assert.equal(resolveWith({ flags: { 'data-dir': 'node1' } }).dataDir, '/srv/run/node1');
     assert.equal(resolveWith({ env: { TIMEMESH_DATA_DIR: '~/tm' } }).dataDir, '/home/op/tm');
     assert.equal(resolveWith({ flags: { 'data-dir': '/abs/dir' } }).dataDir, '/abs/dir');
+  });
+
+  it('resolves a swarm key path like the data dir, and "off" to none', () => {
+    assert.equal(
+      resolveWith({ flags: { 'swarm-key': 'keys/swarm.key' } }).swarmKey,
+      '/srv/run/keys/swarm.key',
+    );
+    assert.equal(resolveWith({ env: { TIMEMESH_SWARM_KEY: '~/swarm.key' } }).swarmKey, '/home/op/swarm.key');
+    assert.equal(
+      resolveWith({ file: { path: '/etc/timemesh/node.yaml', raw: { swarmKey: 'swarm.key' } } }).swarmKey,
+      '/etc/timemesh/swarm.key',
+    );
+    assert.equal(
+      resolveWith({ flags: { 'swarm-key': 'off' }, file: file({ swarmKey: '/k' }).file }).swarmKey,
+      null,
+    );
+    assertRejected(
+      file({ swarmKey: '' }),
+      'config file timemesh.yaml: swarmKey: expected a file path, or "off", got ""',
+    );
   });
 
   it('normalizes roster peer ids', () => {
@@ -430,7 +451,7 @@ describe('strictness: unknown keys, flags and variables', () => {
   it('rejects an unknown file key with the closest known one', () => {
     assertRejected(
       file({ bootstrapPeers: [] }),
-      'config file timemesh.yaml: bootstrapPeers: unknown key (did you mean "bootstrap"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, core, inboundRequestsPerSecond',
+      'config file timemesh.yaml: bootstrapPeers: unknown key (did you mean "bootstrap"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond',
     );
   });
 
@@ -447,13 +468,15 @@ describe('strictness: unknown keys, flags and variables', () => {
     const issues = errorOf(file({ pollPeers: 3, core: { logLevel: 'debug' } })).issues;
     assert.ok(
       issues.includes(
-        'config file timemesh.yaml: pollPeers: unknown key (did you mean "core.pollPeers"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, core, inboundRequestsPerSecond',
+        'config file timemesh.yaml: pollPeers: unknown key (did you mean "core.pollPeers"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond',
       ),
+      issues.join('\n'),
     );
     assert.ok(
       issues.includes(
         'config file timemesh.yaml: core.logLevel: unknown key (did you mean "logLevel"? it belongs at the top level); expected one of pollPeers, faultTolerance, minPollS, maxPollS',
       ),
+      issues.join('\n'),
     );
   });
 
