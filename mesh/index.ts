@@ -88,3 +88,13 @@ export type {
   ValidatorTimeEstimate,
 } from './gossipValidator.ts';
 // --- end gossip announcements ----------------------------------------------------------------------
+
+// --- the libp2p node and its drivers -----------------------------------------------------------------
+export { createMeshNode } from './meshNode.ts';
+export type { MeshLibp2p, MeshNodeOptions, MeshServices } from './meshNode.ts';
+export { PeerDialer } from './peerDialer.ts';
+export type { PeerDialerCounters, PeerDialerOptions } from './peerDialer.ts';
+export { TimeService } from './timeService.ts';
+export type { ServiceCounters, TimeServiceOptions } from './timeService.ts';
+export { createSigner, SignatureVerifier } from './signing.ts';
+export type { Signer } from './signing.ts';
