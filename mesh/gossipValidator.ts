@@ -43,10 +43,11 @@ import { ANNOUNCEMENT_MAX_BYTES, GOSSIP_CONFIG_ERROR_CODE, decodeAnnouncement } 
 
 /**
  * Verifies one sample receipt carried in an announcement (sampleProtocol.ts's verifyReceipt, bound to
- * a SignatureVerifier). Must return false, not throw, for bytes that are not a valid receipt; a throw is
- * caught and treated as false. `publisherId` is the announcing node, for checks that need it.
+ * a SignatureVerifier, or a ReceiptLedger). Returns true to accept, false or a string saying what is wrong
+ * to refuse; it must not throw for bytes that are not a valid receipt (a throw is caught and refuses).
+ * `publisherId` is the announcing node, for checks that need it.
  */
-export type ReceiptCheck = (receiptBytes: Uint8Array, publisherId: string) => boolean;
+export type ReceiptCheck = (receiptBytes: Uint8Array, publisherId: string) => boolean | string;
 
 export type RejectReason =
   'oversize' | 'malformed' | 'wrong-sender' | 'future' | 'replay' | 'stale' | 'bad-receipt';
@@ -258,9 +259,9 @@ export class AnnouncementValidator {
 
   #receiptProblem(receipt: Uint8Array, publisherId: string): string | null {
     try {
-      return this.#receiptCheck(receipt, publisherId) === true
-        ? null
-        : 'signature or content does not verify';
+      const verdict = this.#receiptCheck(receipt, publisherId);
+      if (verdict === true) return null;
+      return typeof verdict === 'string' ? verdict : 'signature or content does not verify';
     } catch (err) {
       // The check should not throw on peer input; if it does, the message is still refused, not crashed on.
       return `the receipt check threw (${err instanceof Error ? err.message : String(err)})`;

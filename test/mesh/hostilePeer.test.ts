@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
-import { announcementTopic as gossipTopic, encodeAnnouncement } from '../../mesh/announcementCodec.ts';
+import {
+  announcementTopic as gossipTopic,
+  decodeAnnouncement,
+  encodeAnnouncement,
+} from '../../mesh/announcementCodec.ts';
 import type { GossipAnnouncement } from '../../mesh/announcementCodec.ts';
 import { createMeshNode } from '../../mesh/meshNode.ts';
 import type { MeshLibp2p } from '../../mesh/meshNode.ts';
@@ -43,9 +47,11 @@ describe('a hostile peer against a running node', () => {
   let honestLibp2p: MeshLibp2p;
   let hostile: MeshLibp2p;
   let hostileId: string;
+  let referenceId: string;
 
   before(async () => {
     const refId = await identity();
+    referenceId = refId.id;
     const refLibp2p = await createMeshNode({
       privateKey: refId.key,
       network: NETWORK,
@@ -188,6 +194,51 @@ describe('a hostile peer against a running node', () => {
     assert.ok((g.replay ?? 0) >= 1, JSON.stringify(g));
   });
 
+  it('refuses receipts copied from another node’s announcement (third-party replay)', async () => {
+    const topic = gossipTopic(NETWORK);
+    const pubsub = hostile.services.pubsub;
+    // Listen to the reference's announcements, as any mesh member can, and take one of its receipts.
+    const stolen = await new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no reference announcement with receipts')), 15_000);
+      const onMessage = (e: CustomEvent<{ topic: string; data: Uint8Array }>): void => {
+        if (e.detail.topic !== topic) return;
+        const d = decodeAnnouncement(e.detail.data);
+        if (!d.ok || d.announcement.nodeId !== referenceId || d.announcement.receipts.length === 0) return;
+        clearTimeout(timer);
+        pubsub.removeEventListener('message', onMessage as never);
+        resolve(d.announcement.receipts[0]!);
+      };
+      pubsub.addEventListener('message', onMessage as never);
+    });
+    const before = honest.counters.gossipByOutcome['bad-receipt'] ?? 0;
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    await pubsub
+      .publish(
+        topic,
+        encodeAnnouncement({
+          nodeId: hostileId,
+          hlc: { wallNs: nowNs, logical: 0, nodeId: hostileId },
+          bestNs: nowNs,
+          earliestNs: nowNs - 1_000_000n,
+          latestNs: nowNs + 1_000_000n,
+          rootDistanceNs: 1_000_000,
+          anchorKind: 'none',
+          stratum: 9,
+          status: 'synchronized',
+          seq: 1000,
+          sentAtNs: nowNs,
+          receipts: [stolen],
+        }),
+      )
+      .catch(() => undefined);
+    await sleep(800);
+    assert.equal(
+      (honest.counters.gossipByOutcome['bad-receipt'] ?? 0) - before,
+      1,
+      JSON.stringify(honest.counters.gossipByOutcome),
+    );
+  });
+
   it('shows the rejections on /metrics, stays healthy, and keeps its reference’s time', async () => {
     const api = buildApi(honest, {
       peerId: honestLibp2p.peerId.toString(),
@@ -202,6 +253,7 @@ describe('a hostile peer against a running node', () => {
     );
     assert.ok(metric(text, 'timemesh_rejected_messages_total', 'channel="gossip",reason="malformed"') >= 1);
     assert.ok(metric(text, 'timemesh_rejected_messages_total', 'channel="gossip",reason="future"') >= 1);
+    assert.ok(metric(text, 'timemesh_rejected_messages_total', 'channel="gossip",reason="bad-receipt"') >= 1);
     assert.equal((await api.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     await api.close();
     const offMs = Number(honest.read().estimateNs - reference.read().estimateNs) / 1e6;

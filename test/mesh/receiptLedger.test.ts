@@ -1,0 +1,77 @@
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { ReceiptLedger } from '../../mesh/receiptLedger.ts';
+import { signSampleResponse } from '../../mesh/sampleProtocol.ts';
+import { SignatureVerifier, createSigner } from '../../mesh/signing.ts';
+import type { Signer } from '../../mesh/signing.ts';
+
+const T3_NS = 1_800_000_000_000_000_000n;
+const S_NS = 1_000_000_000n;
+
+function receipt(signer: Signer, nonceFill: number): Uint8Array {
+  return signSampleResponse(
+    {
+      t2PeerNs: T3_NS - 10_000n,
+      t3PeerNs: T3_NS,
+      earliestNs: T3_NS - 100_000n,
+      latestNs: T3_NS + 100_000n,
+      rootDistanceNs: 100_000,
+      anchorKind: 'mesh',
+      stratum: 3,
+      status: 'synchronized',
+      hlc: { wallNs: T3_NS, logical: 0, nodeId: signer.peerId },
+    },
+    new Uint8Array(16).fill(nonceFill),
+    signer,
+  );
+}
+
+describe('ReceiptLedger', () => {
+  let responder: Signer;
+  before(async () => {
+    const key = await generateKeyPair('Ed25519');
+    responder = createSigner(key, peerIdFromPrivateKey(key).toString());
+  });
+
+  it('lets the first publisher of a receipt carry it again, and refuses it from anyone else', () => {
+    const ledger = new ReceiptLedger(new SignatureVerifier());
+    const r = receipt(responder, 1);
+    assert.equal(ledger.check(r, 'owner', T3_NS), null);
+    assert.equal(ledger.check(r, 'owner', T3_NS + S_NS), null, 'announcements repeat recent receipts');
+    assert.match(ledger.check(r, 'copier', T3_NS) ?? '', /^replayed: .* first published by owner$/);
+    // Another nonce is another receipt: the copier may publish its own.
+    assert.equal(ledger.check(receipt(responder, 2), 'copier', T3_NS), null);
+  });
+
+  it('refuses stale receipts when synchronized, and judges none stale before', () => {
+    const ledger = new ReceiptLedger(new SignatureVerifier(), { maxAgeNs: 600n * S_NS });
+    const r = receipt(responder, 3);
+    assert.equal(ledger.check(r, 'p', T3_NS + 600n * S_NS), null, 'exactly the max age is fine');
+    assert.match(ledger.check(r, 'p', T3_NS + 601n * S_NS) ?? '', /^stale: issued 601 s ago/);
+    assert.equal(ledger.check(r, 'p', null), null);
+  });
+
+  it('refuses tampered bytes with the reason, and never throws on garbage', () => {
+    const ledger = new ReceiptLedger(new SignatureVerifier());
+    const r = receipt(responder, 4);
+    const tampered = r.slice();
+    tampered[tampered.length - 1]! ^= 1;
+    assert.match(ledger.check(tampered, 'p', T3_NS) ?? '', /^does not verify \(bad-signature\)/);
+    assert.match(ledger.check(new Uint8Array([0xc1]), 'p', T3_NS) ?? '', /^does not verify/);
+    assert.equal(ledger.size, 0, 'refused receipts are not remembered');
+  });
+
+  it('forgets the least recently seen receipts beyond its capacity', () => {
+    const ledger = new ReceiptLedger(new SignatureVerifier(), { capacity: 2 });
+    const [a, b, c] = [receipt(responder, 5), receipt(responder, 6), receipt(responder, 7)];
+    ledger.check(a, 'x', null);
+    ledger.check(b, 'x', null);
+    ledger.check(a, 'x', null); // a is now the most recent
+    ledger.check(c, 'x', null); // evicts b
+    assert.equal(ledger.size, 2);
+    assert.equal(ledger.check(b, 'y', null), null, 'b was forgotten, so its owner is whoever comes next');
+    assert.match(ledger.check(c, 'y', null) ?? '', /^replayed/);
+  });
+});
