@@ -27,5 +27,6 @@ export type {
   Rng,
   RoundOutcome,
   ServedSample,
+  ServedTime,
   SourceSnapshot,
 } from './types.ts';

@@ -39,6 +39,7 @@ import type {
   Rng,
   RoundOutcome,
   ServedSample,
+  ServedTime,
   SourceSnapshot,
 } from './types.ts';
 
@@ -323,19 +324,34 @@ export class NodeCore {
    */
   serveSample(localRecvNs: bigint, localSendNs: bigint): ServedSample | null {
     const r2 = this.clock.read(localRecvNs);
-    const r3 = this.clock.read(localSendNs);
-    const hlc = this.tryHlcNow(r3.bestNs);
+    const r3 = this.serveTime(localSendNs);
+    const hlc = this.tryHlcNow(this.clock.read(localSendNs).bestNs);
     if (hlc === null) return null;
     return {
       t2PeerNs: r2.estimateNs,
-      t3PeerNs: r3.estimateNs,
+      t3PeerNs: r3.timeNs,
       earliestNs: r3.earliestNs,
       latestNs: r3.latestNs,
-      rootDistanceNs: rootDistance(r3),
-      anchorKind: this.anchorKind,
-      stratum: r3.status === 'unsynchronized' ? UNSYNCHRONIZED_STRATUM : this.stratum,
+      rootDistanceNs: r3.rootDistanceNs,
+      anchorKind: r3.anchorKind,
+      stratum: r3.stratum,
       status: r3.status,
       hlc,
+    };
+  }
+
+  /** What an NTP or TSQ server of this node serves for the raw local instant `localNs`. */
+  serveTime(localNs: bigint): ServedTime {
+    const r = this.clock.read(localNs);
+    return {
+      timeNs: r.estimateNs,
+      earliestNs: r.earliestNs,
+      latestNs: r.latestNs,
+      rootDistanceNs: rootDistance(r),
+      status: r.status,
+      stratum: r.status === 'unsynchronized' ? UNSYNCHRONIZED_STRATUM : this.stratum,
+      anchorKind: this.anchorKind,
+      lastUpdateLocalNs: this.clock.lastUpdateLocalNs,
     };
   }
 

@@ -24,6 +24,25 @@ export interface ClockClaim {
   hlc: HlcTimestamp;
 }
 
+/**
+ * What the node serves for one raw local instant to clients that are not mesh peers (NTP, TSQ): its
+ * time and how good it is. No HLC: those protocols have no place for one.
+ */
+export interface ServedTime {
+  /** The unslewed best estimate of true time, ns since the Unix epoch: what timestamps carry. */
+  timeNs: bigint;
+  earliestNs: bigint;
+  latestNs: bigint;
+  /** max(time − earliest, latest − time): what NTP's root delay/2 + root dispersion should cover. */
+  rootDistanceNs: number;
+  status: SyncStatus;
+  /** The node's stratum (its best source's + 1); 16 while unsynchronized. */
+  stratum: number;
+  anchorKind: AnchorKind;
+  /** The raw local instant of the clock's last update (NTP's reference timestamp), or null if none. */
+  lastUpdateLocalNs: bigint | null;
+}
+
 /** What a responder puts in a sample response (the mesh layer signs it and adds the nonce). */
 export interface ServedSample extends ClockClaim {
   /** The responder's readings when the request arrived (T2) and when the response left (T3). */
