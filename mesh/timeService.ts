@@ -23,11 +23,13 @@ import { NodeCore } from '../node/core/nodeCore.ts';
 import type { NodeSnapshot } from '../node/core/nodeCore.ts';
 import type { HlcTimestamp } from '../hlc/hlc.ts';
 import type { NodeCoreConfig } from '../node/core/config.ts';
-import type { Announcement, NodeAction } from '../node/core/types.ts';
+import type { Announcement, NodeAction, ReferenceSample, ServedTime } from '../node/core/types.ts';
 import type { LocalClock } from '../node/localClock.ts';
 import { AnnouncementValidator } from './gossipValidator.ts';
 import { announcementTopic, encodeAnnouncement } from './announcementCodec.ts';
 import type { MeshLibp2p } from './meshNode.ts';
+import { PeerDialer } from './peerDialer.ts';
+import { ReceiptLedger } from './receiptLedger.ts';
 import {
   SAMPLE_PROTOCOL_ID,
   SAMPLE_REQUEST_MAX_BYTES,
@@ -36,7 +38,6 @@ import {
   decodeSampleResponse,
   encodeSampleRequest,
   signSampleResponse,
-  verifyReceipt,
   verifySampleResponse,
 } from './sampleProtocol.ts';
 import { SignatureVerifier } from './signing.ts';
@@ -53,6 +54,8 @@ export interface TimeServiceOptions {
   restored?: { hlcHighWaterNs?: bigint; frequencyPpm?: number; announcementSeq?: number };
   /** Inbound sample requests allowed per peer per second (token bucket, burst twice that). */
   inboundRequestsPerSecond?: number;
+  /** Connections the peer dialer keeps open (mesh/peerDialer.ts; default 12, 0: dial nobody). */
+  targetPeers?: number;
   /** Called with what must be durable (HLC mark, frequency); resolve once written. */
   persist?: (state: {
     hlcHighWaterNs: bigint;
@@ -83,11 +86,13 @@ export class TimeService {
   };
   private readonly o: TimeServiceOptions;
   private readonly verifier = new SignatureVerifier();
+  private readonly receiptLedger = new ReceiptLedger(this.verifier);
   private readonly validator: AnnouncementValidator;
   private readonly buckets = new Map<string, Bucket>();
   private readonly receipts: Uint8Array[] = [];
   private readonly topic: string;
   private timer: NodeJS.Timeout | null = null;
+  private dialer: PeerDialer | null = null;
   private hlcMarkConfirmed = false;
   private stopped = true;
   private seq: number;
@@ -102,13 +107,23 @@ export class TimeService {
       { rng, ...(options.restored !== undefined ? { restored: options.restored } : {}) },
     );
     this.validator = new AnnouncementValidator({
-      receiptCheck: (bytes) => verifyReceipt(bytes, this.verifier).ok,
+      receiptCheck: (bytes, publisherId) => {
+        const r = this.core.read(this.o.clock.nowNs());
+        return (
+          this.receiptLedger.check(bytes, publisherId, r.status === 'unsynchronized' ? null : r.estimateNs) ??
+          true
+        );
+      },
     });
   }
 
   async start(): Promise<void> {
     const { libp2p } = this.o;
     this.stopped = false;
+    if ((this.o.targetPeers ?? 12) > 0) {
+      this.dialer = new PeerDialer(libp2p, { targetPeers: this.o.targetPeers ?? 12 });
+      this.dialer.start();
+    }
     await libp2p.handle(SAMPLE_PROTOCOL_ID, (stream, connection) => this.serve(stream, connection), {
       maxInboundStreams: 64,
     });
@@ -133,6 +148,7 @@ export class TimeService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.dialer?.stop();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.o.libp2p.unhandle(SAMPLE_PROTOCOL_ID);
@@ -345,6 +361,20 @@ export class TimeService {
   }
 
   /** True once the HLC can issue timestamps (its first high-water mark is on disk, when persisting). */
+  /** What an NTP or TSQ server answers for the raw local instant `localNs` (see localNowNs). */
+  serveTime(localNs: bigint): ServedTime {
+    return this.core.serveTime(localNs);
+  }
+
+  /**
+   * A sample from a reference clock or an upstream server (NTP, TSQ, GPS). `localNs` must come from
+   * this service's clock (localNowNs), the same oscillator the core disciplines.
+   */
+  addReferenceSample(sample: ReferenceSample): void {
+    if (this.stopped) return;
+    this.act(this.core.handleReferenceSample(sample));
+  }
+
   hlcReady(): boolean {
     return this.o.persist === undefined || this.hlcMarkConfirmed;
   }

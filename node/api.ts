@@ -57,6 +57,8 @@ export interface ApiOptions {
    * server errors are logged.
    */
   logger?: false | object;
+  /** Registry to add the node's metrics to (the daemon's, which libp2p's metrics share); default a new one. */
+  registry?: Registry;
 }
 
 // ---- response shapes (the client and the dashboard read these) ----------------------------------
@@ -156,7 +158,15 @@ export interface ReadyResponse {
 
 // ---- conversions --------------------------------------------------------------------------------
 
-const NS_PER_MS = 1_000_000n;
+const NS_PER_S = 1_000_000_000n;
+
+/**
+ * The date and time to the second of the last second isoFromNs formatted. /v1/time formats three
+ * instants per request (best, earliest, latest), nearly always within one second, and building a Date
+ * and calling toISOString was most of the handler's cost (about 2.2 µs of 2.4 µs per call on the
+ * benchmark machine; with this cache 0.2 µs). One entry: a miss costs what every call used to.
+ */
+let isoSecond: { second: bigint; prefix: string } | null = null;
 
 /**
  * ISO-8601 with nanoseconds, e.g. 2026-11-23T10:00:00.123456789Z. Floors towards −∞, so times before
@@ -164,11 +174,16 @@ const NS_PER_MS = 1_000_000n;
  * within Date's range.
  */
 export function isoFromNs(ns: bigint): string {
-  let ms = ns / NS_PER_MS;
-  if (ms * NS_PER_MS > ns) ms -= 1n;
-  const subMs = ns - ms * NS_PER_MS; // 0 ≤ subMs < 1e6
-  const iso = new Date(Number(ms)).toISOString(); // …T10:00:00.123Z
-  return `${iso.slice(0, -1)}${subMs.toString().padStart(6, '0')}Z`;
+  let second = ns / NS_PER_S;
+  if (second * NS_PER_S > ns) second -= 1n;
+  const fractionNs = ns - second * NS_PER_S; // 0 ≤ fractionNs < 1e9
+  let cached = isoSecond;
+  if (cached === null || cached.second !== second) {
+    // …T10:00:00.000Z without ".000Z" (exact: |second| < 2^35, so second × 1000 < 2^53)
+    cached = { second, prefix: new Date(Number(second) * 1000).toISOString().slice(0, -5) };
+    isoSecond = cached;
+  }
+  return `${cached.prefix}.${fractionNs.toString().padStart(9, '0')}Z`;
 }
 
 /**
@@ -398,8 +413,8 @@ const SAMPLE_RESPONSE_REJECTIONS = new Set(['nonce-mismatch', 'peer-mismatch', '
 function buildMetrics(
   source: ApiSource,
   peerId: string,
+  registry: Registry = new Registry(),
 ): { registry: Registry; scrape: () => Promise<string> } {
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // One consistent snapshot per scrape: scrape() takes it and every collect reads it. prom-client calls
   // all collect callbacks synchronously inside registry.metrics(), before its first await; the
@@ -647,7 +662,7 @@ export function buildApi(source: ApiSource, options: ApiOptions): FastifyInstanc
     logger !== false && isLoggerInstance(logger)
       ? Fastify({ ...serverOptions, loggerInstance: logger as FastifyServerOptions['loggerInstance'] })
       : Fastify({ ...serverOptions, logger: logger as FastifyServerOptions['logger'] });
-  const metrics = buildMetrics(source, options.peerId);
+  const metrics = buildMetrics(source, options.peerId, options.registry);
   // JSON only: without fastify's text/plain parser a raw "5.0.node" gets a 415 that says to send JSON,
   // rather than a 400 about the body's type.
   app.removeContentTypeParser('text/plain');

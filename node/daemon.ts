@@ -13,6 +13,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import type { MeshLibp2p } from '../mesh/meshNode.ts';
 import { createMeshNode } from '../mesh/meshNode.ts';
 import { createSigner } from '../mesh/signing.ts';
@@ -20,8 +21,13 @@ import { TimeService } from '../mesh/timeService.ts';
 import { buildApi } from './api.ts';
 import type { NodeConfig } from './config.ts';
 import { loadOrCreateIdentity } from './identity.ts';
+import { bootstrapWithKnownPeers, collectKnownPeers } from './knownPeers.ts';
 import { hostOscillator } from './localClock.ts';
 import { StateStore } from './stateStore.ts';
+import { readSwarmKey } from './swarmKey.ts';
+
+/** How often the connected peers are written to the state file (and at shutdown). */
+const KNOWN_PEERS_SAVE_INTERVAL_MS = 60_000;
 
 export interface RunningNode {
   peerId: string;
@@ -42,11 +48,18 @@ export async function startNode(
   const restored = await store.load();
 
   const roster = config.roster === null ? null : new Set(config.roster);
+  const swarmKey = config.swarmKey === null ? undefined : await readSwarmKey(config.swarmKey);
+  if (swarmKey !== undefined) log.info({ swarmKey: config.swarmKey }, 'private network: swarm key in use');
+  const metricsRegistry = new Registry();
   const libp2p = await createMeshNode({
+    metricsRegistry,
     privateKey: identity.privateKey,
     network: config.network,
     listen: config.listen,
-    bootstrap: config.bootstrap,
+    // Peers from the last run come after the configured ones: a node whose bootstrap peers are gone
+    // still finds its way back into the mesh.
+    bootstrap: bootstrapWithKnownPeers(config.bootstrap, restored.knownPeers ?? [], identity.peerId),
+    ...(swarmKey === undefined ? {} : { swarmKey }),
     ...(roster === null
       ? {}
       : { allowPeer: (peerId: string) => roster.has(peerId) || peerId === identity.peerId }),
@@ -76,6 +89,7 @@ export async function startNode(
     multiaddrs: () => libp2p.getMultiaddrs().map(String),
     ready: () => ready && service.hlcReady(),
     logger: false,
+    registry: metricsRegistry,
   });
   await api.listen({ host: config.api.host, port: config.api.port });
   const address = api.server.address();
@@ -96,11 +110,25 @@ export async function startNode(
   await service.start();
   ready = true;
 
+  let knownPeers = restored.knownPeers ?? [];
+  const saveKnownPeers = async (): Promise<void> => {
+    try {
+      knownPeers = await collectKnownPeers(libp2p, knownPeers);
+      await store.save({ knownPeers });
+    } catch (err) {
+      log.warn({ err }, 'could not save the known peers');
+    }
+  };
+  const knownPeersTimer = setInterval(() => void saveKnownPeers(), KNOWN_PEERS_SAVE_INTERVAL_MS);
+  knownPeersTimer.unref();
+
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     ready = false;
+    clearInterval(knownPeersTimer);
+    await saveKnownPeers();
     await service.stop();
     await api.close();
     await libp2p.stop();
