@@ -6,48 +6,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHlc, compareHlc } from '../../hlc/index.ts';
+import { startDaemon } from './daemonProcess.ts';
+import type { DaemonProcess } from './daemonProcess.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'timemesh.js');
 const OFFSETS_MS = [0, 480, -350, 200, -500];
 const DRIFTS_PPM = [0, 25, -40, 10, -15];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Proc {
-  child: ChildProcess;
-  api: string;
-  multiaddr: string;
-  dataDir: string;
-  args: string[];
-}
-
-async function startProc(args: string[], dataDir: string): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dataDir, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TIMEMESH_LOG_LEVEL: 'warn' },
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node did not start in 30 s: ${out}\n${err}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const api = /^api (\S+)$/m.exec(out)?.[1];
-      const multiaddr = /^listening (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)$/m.exec(out)?.[1];
-      if (api !== undefined && multiaddr !== undefined) {
-        clearTimeout(timer);
-        resolve({ child, api, multiaddr, dataDir, args });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`node exited with ${code}: ${err}`)));
-  });
-}
 
 /**
  * A node's /v1/time with its best estimate relative to this (test) process's clock, and how uncertain
@@ -72,7 +40,7 @@ async function getJson(url: string): Promise<Record<string, unknown>> {
 }
 
 describe('five timemesh processes on loopback', () => {
-  const procs: Proc[] = [];
+  const procs: DaemonProcess[] = [];
   const dirs: string[] = [];
 
   before(async () => {
@@ -96,7 +64,7 @@ describe('five timemesh processes on loopback', () => {
           ? ['--local-stratum', '8']
           : ['--bootstrap', procs[0]!.multiaddr, '--fault-tolerance', '0']),
       ];
-      procs.push(await startProc(args, dir));
+      procs.push(await startDaemon(args, dir));
     }
   });
 
@@ -140,6 +108,26 @@ describe('five timemesh processes on loopback', () => {
     assert.equal(views[0]!.t.status, 'anchored');
   });
 
+  it('forms a mesh beyond the bootstrap node, and /metrics carries libp2p metrics beside timemesh’s', async () => {
+    // Every follower was given only the bootstrap node; the peer dialer connects it to the others it
+    // hears of, so it measures more than the one peer it was told about.
+    // Pubsub peer discovery announces every 10 s, so allow a few rounds.
+    const deadline = Date.now() + 40_000;
+    for (const p of procs.slice(1)) {
+      let peers: unknown[] = [];
+      while (peers.length < 3 && Date.now() < deadline) {
+        peers = (await getJson(`${p.api}/v1/peers`)).peers as unknown[];
+        if (peers.length < 3) await sleep(1000);
+      }
+      assert.ok(peers.length >= 3, `${p.api} knows ${peers.length} peers`);
+    }
+    const res = await fetch(`${procs[1]!.api}/metrics`, { signal: AbortSignal.timeout(2000) });
+    const text = await res.text();
+    assert.match(text, /^libp2p_transport_manager_listeners 1$/m);
+    assert.match(text, /^libp2p_connection_manager_connections\{[^}]*\} [1-9]/m);
+    assert.match(text, /^timemesh_/m);
+  });
+
   it('after kill -9 a node rejoins and its first HLC exceeds every HLC it issued before', async () => {
     const victim = procs[2]!;
     const issued = [];
@@ -151,7 +139,7 @@ describe('five timemesh processes on loopback', () => {
     });
     victim.child.kill('SIGKILL');
     await sleep(300);
-    const restarted = await startProc(victim.args, victim.dataDir);
+    const restarted = await startDaemon(victim.args, victim.dataDir);
     procs[2] = restarted;
     // Not ready until its HLC has a new high-water mark on disk; it says so on /readyz.
     const readyBy = Date.now() + 20_000;
