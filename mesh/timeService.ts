@@ -380,8 +380,9 @@ export class TimeService {
   }
 
   /** The clock reading now: best, estimate, interval and status. */
-  read(): ReturnType<NodeCore['read']> {
-    return this.core.read(this.o.clock.nowNs());
+  /** The node's clock reading at raw local `localNs` (default: now). */
+  read(localNs: bigint = this.o.clock.nowNs()): ReturnType<NodeCore['read']> {
+    return this.core.read(localNs);
   }
 
   /** A fresh HLC timestamp for an application event. */

@@ -41,8 +41,12 @@ class FakeSource implements ApiSource {
     this.localNs = localNs;
   }
 
-  read(): ReturnType<ApiSource['read']> {
-    return this.core.read(this.localNs);
+  read(localNs: bigint = this.localNs): ReturnType<ApiSource['read']> {
+    return this.core.read(localNs);
+  }
+
+  serveTime(localNs: bigint): ReturnType<ApiSource['serveTime']> {
+    return this.core.serveTime(localNs);
   }
 
   hlcNow(): HlcTimestamp {

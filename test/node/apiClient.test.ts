@@ -60,6 +60,7 @@ describe('fetchJson', () => {
       hlcNow: () => core.hlcNow(BASE_NS),
       hlcObserve: (r: Parameters<NodeCore['hlcObserve']>[0]) => core.hlcObserve(r, BASE_NS),
       snapshot: () => core.snapshot(BASE_NS),
+      serveTime: (localNs: bigint) => core.serveTime(localNs),
       localNowNs: () => BASE_NS,
       counters: {
         samplesByOutcome: {},
