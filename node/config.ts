@@ -39,11 +39,19 @@
  * - network "default", logLevel "info", no clock offset or drift, no local stratum, no roster (any
  *   peer may join: see the README on what f a mesh tolerates), the core's own poll settings, and
  *   10 inbound sample requests per peer per second (TimeService's default).
+ * - anchors: none; serveNtp and serveTsq: off. Anchor URLs are parsed here into a typed list
+ *   (`AnchorUrl`): `ntp://HOST[:PORT][?minpoll=N&maxpoll=N]` (port 123; poll exponents as in chrony,
+ *   maxpoll at most 9 because the core uses no sample older than 600 s) and
+ *   `tsq://HOST[:PORT][?mode=stream|datagram][&insecure=1][&ca=FILE]` (port 443, mode stream; a relative
+ *   ca path is resolved like dataDir). The flag is `--anchor` (singular, repeatable); in
+ *   TIMEMESH_ANCHORS, as in every list setting, commas separate entries, so a comma inside a URL must
+ *   be written %2C.
  *
  * `--reset-state` is a flag only: it must be a one-off decision, and an environment variable or a
  * file setting would reset the persisted HLC high-water mark on every restart.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -109,6 +117,12 @@ export interface NodeConfig {
   core: NodeCoreOverrides;
   /** Inbound sample requests allowed per peer per second (token bucket, burst twice that). */
   inboundRequestsPerSecond: number;
+  /** Upstream servers the node anchors to (NTP now; TSQ parsed, wired later). */
+  anchors: AnchorUrl[];
+  /** Where the NTP server listens (UDP); null: off. */
+  serveNtp: { host: string; port: number } | null;
+  /** Where the TSQ server listens (QUIC over UDP); null: off. Parsed and validated, not acted on yet. */
+  serveTsq: { host: string; port: number } | null;
   /** From --reset-state only: start with empty persisted state (see node/stateStore.ts). */
   resetState: boolean;
   /** The config file read, as given, or null. */
@@ -125,6 +139,37 @@ export const DEFAULT_LISTEN: readonly string[] = Object.freeze(['/ip4/0.0.0.0/tc
 export const DEFAULT_API = Object.freeze({ host: '127.0.0.1', port: 7070 });
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export const DEFAULT_INBOUND_REQUESTS_PER_SECOND = 10;
+
+/** An upstream server, parsed from its URL (see parseAnchorUrl). */
+export type AnchorUrl = NtpAnchorUrl | TsqAnchorUrl;
+
+export interface NtpAnchorUrl {
+  scheme: 'ntp';
+  /** Canonical `ntp://host:port` (host lower-cased, IPv6 in brackets): the anchor's refId. */
+  url: string;
+  /** Host name or IP address (IPv6 without brackets). */
+  host: string;
+  port: number;
+  /** Poll exponents from ?minpoll= and ?maxpoll= (chrony's names); null: the daemon's defaults. */
+  minPoll: number | null;
+  maxPoll: number | null;
+}
+
+export interface TsqAnchorUrl {
+  scheme: 'tsq';
+  /** Canonical `tsq://host:port?mode=…[&insecure=1][&ca=…]`. */
+  url: string;
+  host: string;
+  port: number;
+  mode: 'stream' | 'datagram';
+  /** Skip certificate verification (tests only). */
+  insecure: boolean;
+  /** CA file to verify the server against, absolute once resolved (relative to the source's base). */
+  caFile: string | null;
+}
+
+export const NTP_DEFAULT_PORT = 123;
+export const TSQ_DEFAULT_PORT = 443;
 
 /** `$XDG_DATA_HOME/timemesh` when XDG_DATA_HOME is an absolute path, else `~/.timemesh`. */
 export function defaultDataDir(
@@ -145,6 +190,11 @@ export const CLOCK_OFFSET_MS_MAX = 86_400_000; // the host oscillator's own limi
 export const CLOCK_DRIFT_PPM_MAX = 1000; // likewise
 export const POLL_S_MAX = 86_400;
 export const INBOUND_REQUESTS_PER_SECOND_MAX = 10_000;
+export const ANCHORS_MAX = 32;
+/** Poll exponents an ntp:// anchor may ask for: chrony's lowest, and the highest whose interval (512 s)
+ * is shorter than the 600 s after which the core stops using a sample (node/core/config.ts). */
+export const ANCHOR_MIN_POLL_MIN = -6;
+export const ANCHOR_MAX_POLL_MAX = 9;
 const CONFIG_FILE_BYTES_MAX = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------------
@@ -247,6 +297,133 @@ const apiField = z.string({ error: `expected ${API_EXPECTED}` }).transform((text
     return z.NEVER;
   }
   return { host: match[1] ?? match[2] ?? '', port };
+});
+
+const ANCHOR_EXPECTED =
+  'an anchor URL: ntp://HOST[:PORT] or tsq://HOST[:PORT][?mode=stream|datagram][&insecure=1][&ca=FILE]';
+const ANCHOR_PATTERN =
+  /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(\[[^\]]*\]|[^/?#:[\]]*)(?::([^/?#]*))?(\/[^?#]*)?(?:\?([^#]*))?(#.*)?$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?$/;
+const NTP_PARAMS = ['minpoll', 'maxpoll'] as const;
+const TSQ_PARAMS = ['mode', 'insecure', 'ca'] as const;
+
+/**
+ * Parses one anchor URL. Every problem is an "expected …" phrase (the caller appends what it got),
+ * precise enough to fix the URL from the message alone. Pure.
+ */
+export function parseAnchorUrl(
+  text: string,
+): { ok: true; anchor: AnchorUrl } | { ok: false; problem: string } {
+  const bad = (problem: string) => ({ ok: false as const, problem });
+  const m = ANCHOR_PATTERN.exec(text.trim());
+  if (m === null) return bad(`expected ${ANCHOR_EXPECTED}`);
+  const scheme = (m[1] ?? '').toLowerCase();
+  if (scheme !== 'ntp' && scheme !== 'tsq') {
+    return bad(`expected an anchor URL starting with ntp:// or tsq://, not ${scheme}://`);
+  }
+  const inUrl = `in ${scheme === 'ntp' ? 'an' : 'a'} ${scheme}:// URL`;
+  const rawHost = m[2] ?? '';
+  if (rawHost.includes('@')) return bad(`expected no user name ${inUrl}`);
+  let host: string;
+  if (rawHost.startsWith('[')) {
+    const inner = rawHost.slice(1, -1);
+    if (isIP(inner) !== 6) return bad(`expected an IPv6 address inside the brackets of ${scheme}://[…]`);
+    host = new URL(`http://[${inner}]`).hostname.slice(1, -1);
+  } else {
+    host = rawHost.toLowerCase();
+    const lastLabel = host.replace(/\.$/, '').split('.').pop() ?? '';
+    if (isIP(host) === 0 && (!DNS_NAME.test(host) || /^\d+$/.test(lastLabel))) {
+      return bad(
+        `expected a host name or IP address after ${scheme}:// (an IPv6 address in brackets, ${scheme}://[::1])`,
+      );
+    }
+  }
+  const defaultPort = scheme === 'ntp' ? NTP_DEFAULT_PORT : TSQ_DEFAULT_PORT;
+  let port = defaultPort;
+  if (m[3] !== undefined) {
+    port = /^\d{1,5}$/.test(m[3]) ? Number(m[3]) : NaN;
+    if (!(port >= 1 && port <= 65_535)) {
+      return bad(`expected a port from 1 to 65535 after the host (default ${defaultPort})`);
+    }
+  }
+  if (m[4] !== undefined && m[4] !== '/') return bad(`expected no path after the host ${inUrl}`);
+  if (m[6] !== undefined) return bad(`expected no fragment (#…) ${inUrl}`);
+  const params = new Map<string, string>();
+  if (m[5] !== undefined && m[5] !== '') {
+    const allowed: readonly string[] = scheme === 'ntp' ? NTP_PARAMS : TSQ_PARAMS;
+    for (const part of m[5].split('&')) {
+      const eq = part.indexOf('=');
+      const key = (eq < 0 ? part : part.slice(0, eq)).toLowerCase();
+      let value: string;
+      try {
+        value = decodeURIComponent(eq < 0 ? '' : part.slice(eq + 1));
+      } catch {
+        return bad(`expected a percent-encoded value for ${key}=`);
+      }
+      if (!allowed.includes(key)) {
+        return bad(`expected only the parameters ${allowed.join(', ')} ${inUrl}, not ${JSON.stringify(key)}`);
+      }
+      if (params.has(key)) return bad(`expected each parameter once, but ${key} appears twice`);
+      params.set(key, value);
+    }
+  }
+  const bracketed = host.includes(':') ? `[${host}]` : host;
+  if (scheme === 'ntp') {
+    const exp = (key: string, max: number): number | null | string => {
+      const v = params.get(key);
+      if (v === undefined) return null;
+      const n = /^[+-]?\d+$/.test(v) ? Number(v) : NaN;
+      if (!(n >= ANCHOR_MIN_POLL_MIN && n <= max)) {
+        return `expected ${key}=N with N an integer from ${ANCHOR_MIN_POLL_MIN} to ${max} (log2 seconds, as in chrony)`;
+      }
+      return n;
+    };
+    const minPoll = exp('minpoll', ANCHOR_MAX_POLL_MAX);
+    if (typeof minPoll === 'string') return bad(minPoll);
+    const maxPoll = exp('maxpoll', ANCHOR_MAX_POLL_MAX);
+    if (typeof maxPoll === 'string') {
+      return bad(
+        `${maxPoll}; the node uses no sample older than 600 s, so at most ${ANCHOR_MAX_POLL_MAX} (512 s)`,
+      );
+    }
+    if (minPoll !== null && maxPoll !== null && maxPoll < minPoll) {
+      return bad(`expected maxpoll ≥ minpoll (${minPoll})`);
+    }
+    return { ok: true, anchor: { scheme, url: `ntp://${bracketed}:${port}`, host, port, minPoll, maxPoll } };
+  }
+  const mode = params.get('mode') ?? 'stream';
+  if (mode !== 'stream' && mode !== 'datagram') return bad('expected mode=stream or mode=datagram');
+  const insecureText = params.get('insecure') ?? '0';
+  if (!['0', '1', 'true', 'false'].includes(insecureText.toLowerCase())) {
+    return bad('expected insecure=1 or insecure=0');
+  }
+  const insecure = insecureText === '1' || insecureText.toLowerCase() === 'true';
+  const caFile = params.get('ca') ?? null;
+  if (caFile !== null && caFile.trim() === '') return bad('expected a file path after ca=');
+  if (insecure && caFile !== null) return bad('expected either insecure=1 or ca=FILE, not both');
+  const query = [`mode=${mode}`];
+  if (insecure) query.push('insecure=1');
+  if (caFile !== null) query.push(`ca=${encodeURIComponent(caFile)}`);
+  return {
+    ok: true,
+    anchor: {
+      scheme,
+      url: `tsq://${bracketed}:${port}?${query.join('&')}`,
+      host,
+      port,
+      mode,
+      insecure,
+      caFile,
+    },
+  };
+}
+
+const anchorField = z.string({ error: `expected ${ANCHOR_EXPECTED}` }).transform((text, ctx) => {
+  const parsed = parseAnchorUrl(text);
+  if (parsed.ok) return parsed.anchor;
+  ctx.addIssue({ code: 'custom', message: parsed.problem });
+  return z.NEVER;
 });
 
 function listField<T extends z.ZodType>(item: T, what: string, min: number, max: number, minError?: string) {
@@ -359,6 +536,33 @@ const FILE_SHAPE = {
   )
     .describe('Inbound sample requests allowed per peer per second (burst twice that); default 10.')
     .optional(),
+  anchors: listField(anchorField, 'anchor URLs', 0, ANCHORS_MAX)
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((a, i) => {
+        const key = a.url.split('?')[0] ?? a.url; // one server is one host and port, whatever the options
+        if (seen.has(key)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `expected each server once, ${key} is listed twice`,
+          });
+        }
+        seen.add(key);
+      });
+    })
+    .describe(
+      'Upstream servers to anchor to: ntp://HOST[:PORT][?minpoll=N&maxpoll=N] (default port 123) and tsq://HOST[:PORT][?mode=stream|datagram][&insecure=1][&ca=FILE] (default port 443). Default none.',
+    )
+    .optional(),
+  serveNtp: orKeyword('off', apiField)
+    .describe(
+      "HOST:PORT (UDP) to answer NTP clients on with the node's time (port 0: any free one); default off.",
+    )
+    .optional(),
+  serveTsq: orKeyword('off', apiField)
+    .describe('HOST:PORT (QUIC) to answer TSQ clients on; default off. Not wired yet: validated only.')
+    .optional(),
 };
 
 /** The config file's schema (also what flags and the environment are validated against). */
@@ -390,12 +594,16 @@ export interface SettingSpec {
   numeric: boolean;
 }
 
-function spec(path: SettingSpec['path'], kind: 'text' | 'list' | 'number' = 'text'): SettingSpec {
+function spec(
+  path: SettingSpec['path'],
+  kind: 'text' | 'list' | 'number' = 'text',
+  flag?: string,
+): SettingSpec {
   const name = path[path.length - 1] ?? '';
   const words = name.split(/(?=[A-Z])/).map((w) => w.toLowerCase());
   return {
     path,
-    flag: words.join('-'),
+    flag: flag ?? words.join('-'),
     env: `TIMEMESH_${words.join('_').toUpperCase()}`,
     list: kind === 'list',
     numeric: kind === 'number',
@@ -420,6 +628,10 @@ export const NODE_SETTINGS: readonly SettingSpec[] = Object.freeze([
   spec(['core', 'minPollS'], 'number'),
   spec(['core', 'maxPollS'], 'number'),
   spec(['inboundRequestsPerSecond'], 'number'),
+  // One URL per flag (--anchor A --anchor B), as chrony has one `server` line per server.
+  spec(['anchors'], 'list', 'anchor'),
+  spec(['serveNtp']),
+  spec(['serveTsq']),
 ]);
 
 /** Names the environment is read for: the settings' variables and TIMEMESH_CONFIG. */
@@ -457,6 +669,9 @@ export const NODE_FLAG_OPTIONS = {
   'min-poll-s': { type: 'string' },
   'max-poll-s': { type: 'string' },
   'inbound-requests-per-second': { type: 'string' },
+  anchor: { type: 'string', multiple: true },
+  'serve-ntp': { type: 'string' },
+  'serve-tsq': { type: 'string' },
 } as const;
 
 /** Flag values as parseArgs returns them, keyed by flag name without the dashes. */
@@ -543,6 +758,7 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
 
   const dataDirPick = pick('dataDir');
   const swarmKeyPick = pick('swarmKey');
+  const anchorsPick = pick('anchors');
   const core: NodeCoreOverrides = {};
   const coreSources: Record<string, string> = {};
   for (const key of Object.keys(CORE_SHAPE) as CoreKey[]) {
@@ -573,6 +789,13 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
         : resolve(swarmKeyPick.layer.source.baseDir, expandHome(swarmKeyPick.value, homeDir)),
     core,
     inboundRequestsPerSecond: pick('inboundRequestsPerSecond')?.value ?? DEFAULT_INBOUND_REQUESTS_PER_SECOND,
+    anchors: (anchorsPick?.value ?? []).map((a) =>
+      a.scheme === 'tsq' && a.caFile !== null && anchorsPick !== undefined
+        ? { ...a, caFile: resolve(anchorsPick.layer.source.baseDir, expandHome(a.caFile, homeDir)) }
+        : { ...a },
+    ),
+    serveNtp: copyAddress(pick('serveNtp')?.value),
+    serveTsq: copyAddress(pick('serveTsq')?.value),
     resetState: flags['reset-state'] === true,
     configFile: input.file?.path ?? null,
     sources,
@@ -597,6 +820,12 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
+}
+
+function copyAddress(
+  a: { host: string; port: number } | null | undefined,
+): { host: string; port: number } | null {
+  return a === undefined || a === null ? null : { host: a.host, port: a.port };
 }
 
 /** "config file x.yaml" + "core.maxPollS" → "config file x.yaml: core.maxPollS"; flags/env name it already. */

@@ -9,6 +9,11 @@
  * before it serves anything, as CockroachDB does; otherwise its first HLCs would run ahead of true
  * time by up to the window and peers would reject them as too far in the future. /readyz says 503
  * meanwhile.
+ *
+ * Upstream anchors and time service (issue #4): an NTP client for the ntp:// anchors (every sample goes
+ * to the core as a reference, kind 'ntp') and, with --serve-ntp, an NTP server answering with the
+ * node's time. Both start once the TimeService runs and stop before it. tsq:// anchors and --serve-tsq
+ * are validated by the config but not wired yet (a warning says so).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -18,6 +23,11 @@ import type { MeshLibp2p } from '../mesh/meshNode.ts';
 import { createMeshNode } from '../mesh/meshNode.ts';
 import { createSigner } from '../mesh/signing.ts';
 import { TimeService } from '../mesh/timeService.ts';
+import { TimemeshError } from '../hlc/errors.ts';
+import { NtpClient } from '../refclock/ntpClient.ts';
+import { registerNtpMetrics } from '../refclock/ntpMetrics.ts';
+import { NtpServer, hashReferenceId } from '../refclock/ntpServer.ts';
+import { DEFAULT_CORE_CONFIG } from './core/config.ts';
 import { buildApi } from './api.ts';
 import type { NodeConfig } from './config.ts';
 import { loadOrCreateIdentity } from './identity.ts';
@@ -29,12 +39,24 @@ import { readSwarmKey } from './swarmKey.ts';
 /** How often the connected peers are written to the state file (and at shutdown). */
 const KNOWN_PEERS_SAVE_INTERVAL_MS = 60_000;
 
+/**
+ * Poll exponents of ntp:// anchors without ?minpoll/?maxpoll: chrony's minpoll 6 (64 s), and maxpoll 8
+ * (256 s) rather than NTP's 10, because the core uses no sample older than sampleMaxAgeS (600 s): at
+ * 1024 s the anchor would vanish from every other round. 256 s keeps two samples in that window.
+ */
+const NTP_ANCHOR_MIN_POLL = 6;
+const NTP_ANCHOR_MAX_POLL = Math.min(8, Math.floor(Math.log2(DEFAULT_CORE_CONFIG.sampleMaxAgeS / 2)));
+
 export interface RunningNode {
   peerId: string;
   multiaddrs: string[];
   apiUrl: string;
   service: TimeService;
   libp2p: MeshLibp2p;
+  /** The NTP client of the ntp:// anchors (per-server state in snapshot()), or null when none. */
+  ntpClient: NtpClient | null;
+  /** Where the NTP server listens (the bound port when --serve-ntp asked for port 0), or null: off. */
+  ntpServer: { host: string; port: number } | null;
   stop(): Promise<void>;
 }
 
@@ -108,6 +130,68 @@ export async function startNode(
     }
   }
   await service.start();
+
+  // Anchors and the NTP server (see the header). A server that cannot bind is the operator's mistake
+  // (port in use, port 123 without privileges): stop what runs and say so.
+  const ntpAnchors = config.anchors.filter((a) => a.scheme === 'ntp');
+  const tsqAnchors = config.anchors.filter((a) => a.scheme === 'tsq');
+  if (tsqAnchors.length > 0) {
+    log.warn({ anchors: tsqAnchors.map((a) => a.url) }, 'tsq anchors are not wired yet: ignored');
+  }
+  if (config.serveTsq !== null)
+    log.warn({ serveTsq: config.serveTsq }, 'serve-tsq is not wired yet: ignored');
+  const ntpClient =
+    ntpAnchors.length === 0
+      ? null
+      : new NtpClient({
+          servers: ntpAnchors.map((a) => ({
+            url: a.url,
+            host: a.host,
+            port: a.port,
+            minPoll: a.minPoll ?? Math.min(NTP_ANCHOR_MIN_POLL, a.maxPoll ?? NTP_ANCHOR_MIN_POLL),
+            maxPoll: a.maxPoll ?? Math.max(NTP_ANCHOR_MAX_POLL, a.minPoll ?? NTP_ANCHOR_MAX_POLL),
+          })),
+          view: service,
+          sink: (sample) => service.addReferenceSample(sample),
+          log: (level, msg, fields) => log[level](fields ?? {}, msg),
+        });
+  let ntpServer: NtpServer | null = null;
+  let ntpServerAddress: { host: string; port: number } | null = null;
+  try {
+    if (ntpClient !== null) {
+      await ntpClient.start();
+      log.info({ servers: ntpAnchors.map((a) => a.url) }, 'NTP anchors: polling');
+    }
+    if (config.serveNtp !== null) {
+      ntpServer = new NtpServer({
+        host: config.serveNtp.host,
+        port: config.serveNtp.port,
+        view: service,
+        referenceId: hashReferenceId(identity.peerId),
+        log: (level, msg, fields) => log[level](fields ?? {}, msg),
+      });
+      try {
+        ntpServerAddress = await ntpServer.start();
+      } catch (err) {
+        ntpServer = null;
+        const { host, port } = config.serveNtp;
+        throw new TimemeshError(
+          'TM_ERR_NTP_SERVER',
+          `serve-ntp ${host.includes(':') ? `[${host}]` : host}:${port}: cannot listen: ${(err as Error).message}` +
+            (port < 1024 && port !== 0 ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''),
+          { cause: err },
+        );
+      }
+      log.info(ntpServerAddress, 'NTP server: listening');
+    }
+  } catch (err) {
+    await ntpClient?.stop();
+    await service.stop();
+    await api.close();
+    await libp2p.stop();
+    throw err;
+  }
+  registerNtpMetrics(metricsRegistry, { client: ntpClient, server: ntpServer });
   ready = true;
 
   let knownPeers = restored.knownPeers ?? [];
@@ -129,6 +213,8 @@ export async function startNode(
     ready = false;
     clearInterval(knownPeersTimer);
     await saveKnownPeers();
+    await ntpServer?.stop();
+    await ntpClient?.stop();
     await service.stop();
     await api.close();
     await libp2p.stop();
@@ -140,6 +226,8 @@ export async function startNode(
     apiUrl,
     service,
     libp2p,
+    ntpClient,
+    ntpServer: ntpServerAddress,
     stop,
   };
 }
@@ -158,6 +246,10 @@ export async function runUntilSignalled(config: NodeConfig): Promise<void> {
   const node = await startNode(config, log);
   for (const addr of node.multiaddrs) process.stdout.write(`listening ${addr}\n`);
   process.stdout.write(`api ${node.apiUrl}\n`);
+  if (node.ntpServer !== null) {
+    const { host, port } = node.ntpServer;
+    process.stdout.write(`ntp ${host.includes(':') ? `[${host}]` : host}:${port}\n`);
+  }
   process.stdout.write(`peer id ${node.peerId}\n`);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {

@@ -30,7 +30,7 @@ export function hostOscillator(options: HostOscillatorOptions = {}): LocalClock 
     throw new TimemeshError('TM_ERR_CONFIG', `clock drift must be within ±1000 ppm (got ${driftPpm})`);
   }
   const startMonoNs = process.hrtime.bigint();
-  const startRealNs = BigInt(Date.now()) * 1_000_000n + BigInt(Math.round(offsetNs));
+  const startRealNs = startMonoNs + realtimeMinusMonotonicNs() + BigInt(Math.round(offsetNs));
   const scale = driftPpm * 1e-6;
   return {
     nowNs(): bigint {
@@ -39,4 +39,27 @@ export function hostOscillator(options: HostOscillatorOptions = {}): LocalClock 
       return startRealNs + elapsedNs + driftNs;
     },
   };
+}
+
+/**
+ * The host's realtime clock minus the monotonic clock (process.hrtime), to about a microsecond: the
+ * realtime reading of any monotonic instant. Date.now() truncates to the millisecond,
+ * which would start every oscillator up to 1 ms behind the host (and every NTP client of the node
+ * would see it); performance.timeOrigin is no better: under a module loader (tsx) it was measured
+ * 1–4 ms off. So: spin until Date.now() ticks over to the next millisecond — at that instant the
+ * realtime clock has just passed a whole millisecond — and read the monotonic clock right away.
+ * Anything that delays the read (preemption) only makes realtime − monotonic look smaller, so the
+ * largest of three readings is kept. Costs at most ~3 ms of spinning, once per oscillator.
+ */
+export function realtimeMinusMonotonicNs(): bigint {
+  let bestNs: bigint | null = null;
+  for (let i = 0; i < 3; i++) {
+    const before = Date.now();
+    let tickMs = before;
+    while (tickMs === before) tickMs = Date.now();
+    const monoNs = process.hrtime.bigint();
+    const realMinusMonoNs = BigInt(tickMs) * 1_000_000n - monoNs;
+    if (bestNs === null || realMinusMonoNs > bestNs) bestNs = realMinusMonoNs;
+  }
+  return bestNs as bigint;
 }

@@ -451,7 +451,7 @@ describe('strictness: unknown keys, flags and variables', () => {
   it('rejects an unknown file key with the closest known one', () => {
     assertRejected(
       file({ bootstrapPeers: [] }),
-      'config file timemesh.yaml: bootstrapPeers: unknown key (did you mean "bootstrap"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond',
+      'config file timemesh.yaml: bootstrapPeers: unknown key (did you mean "bootstrap"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq',
     );
   });
 
@@ -468,7 +468,7 @@ describe('strictness: unknown keys, flags and variables', () => {
     const issues = errorOf(file({ pollPeers: 3, core: { logLevel: 'debug' } })).issues;
     assert.ok(
       issues.includes(
-        'config file timemesh.yaml: pollPeers: unknown key (did you mean "core.pollPeers"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond',
+        'config file timemesh.yaml: pollPeers: unknown key (did you mean "core.pollPeers"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq',
       ),
       issues.join('\n'),
     );
