@@ -12,8 +12,9 @@
  *
  * Upstream anchors and time service (issue #4): an NTP client for the ntp:// anchors (every sample goes
  * to the core as a reference, kind 'ntp') and, with --serve-ntp, an NTP server answering with the
- * node's time. Both start once the TimeService runs and stop before it. tsq:// anchors and --serve-tsq
- * are validated by the config but not wired yet (a warning says so).
+ * node's time; likewise a TSQ client per tsq:// anchor (kind 'tsq') and, with --serve-tsq, a TSQ
+ * server over QUIC (self-signed certificate in <data dir>/tsq unless configured, responses signed
+ * with the identity key on request). All start once the TimeService runs and stop before it.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -24,9 +25,15 @@ import { createMeshNode } from '../mesh/meshNode.ts';
 import { createSigner } from '../mesh/signing.ts';
 import { TimeService } from '../mesh/timeService.ts';
 import { TimemeshError } from '../hlc/errors.ts';
+import { join } from 'node:path';
 import { NtpClient } from '../refclock/ntpClient.ts';
 import { registerNtpMetrics } from '../refclock/ntpMetrics.ts';
 import { NtpServer, hashReferenceId } from '../refclock/ntpServer.ts';
+import { TsqClient } from '../refclock/tsqClient.ts';
+import { ed25519PrivateKeyFromLibp2pRaw, ed25519Signer } from '../refclock/tsqKeys.ts';
+import { registerTsqMetrics } from '../refclock/tsqMetrics.ts';
+import { startTsqServer } from '../refclock/tsqServer.ts';
+import type { TsqServer } from '../refclock/tsqServer.ts';
 import { DEFAULT_CORE_CONFIG } from './core/config.ts';
 import { buildApi } from './api.ts';
 import type { NodeConfig } from './config.ts';
@@ -57,6 +64,8 @@ export interface RunningNode {
   ntpClient: NtpClient | null;
   /** Where the NTP server listens (the bound port when --serve-ntp asked for port 0), or null: off. */
   ntpServer: { host: string; port: number } | null;
+  /** Where the TSQ server listens (QUIC, UDP), or null: off. */
+  tsqServer: { host: string; port: number } | null;
   stop(): Promise<void>;
 }
 
@@ -135,11 +144,16 @@ export async function startNode(
   // (port in use, port 123 without privileges): stop what runs and say so.
   const ntpAnchors = config.anchors.filter((a) => a.scheme === 'ntp');
   const tsqAnchors = config.anchors.filter((a) => a.scheme === 'tsq');
-  if (tsqAnchors.length > 0) {
-    log.warn({ anchors: tsqAnchors.map((a) => a.url) }, 'tsq anchors are not wired yet: ignored');
-  }
-  if (config.serveTsq !== null)
-    log.warn({ serveTsq: config.serveTsq }, 'serve-tsq is not wired yet: ignored');
+  // One client per tsq:// anchor; its refId is the URL without the verification options.
+  const tsqClients = tsqAnchors.map(
+    (a) =>
+      new TsqClient(`tsq://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}?mode=${a.mode}`, {
+        clock: service,
+        ...(a.insecure ? { insecure: true } : {}),
+        ...(a.caFile !== null ? { caFile: a.caFile } : {}),
+      }),
+  );
+  let tsqServer: TsqServer | null = null;
   const ntpClient =
     ntpAnchors.length === 0
       ? null
@@ -161,6 +175,35 @@ export async function startNode(
     if (ntpClient !== null) {
       await ntpClient.start();
       log.info({ servers: ntpAnchors.map((a) => a.url) }, 'NTP anchors: polling');
+    }
+    for (const client of tsqClients) client.start((sample) => service.addReferenceSample(sample));
+    if (tsqClients.length > 0)
+      log.info({ servers: tsqClients.map((c) => c.server.url) }, 'TSQ anchors: polling');
+    if (config.serveTsq !== null) {
+      const { host, port } = config.serveTsq;
+      try {
+        tsqServer = await startTsqServer({
+          host,
+          port,
+          timeView: service,
+          // A self-signed certificate is made on first start and kept here (see the README).
+          certDir: join(config.dataDir, 'tsq'),
+          // Signature Blocks with the node's identity key: a TSQ response starts with TLV type 1,
+          // never with a mesh signature domain string, so the two uses cannot be confused.
+          signer: ed25519Signer(ed25519PrivateKeyFromLibp2pRaw(identity.privateKey.raw)),
+          sourceInfo: `timemesh ${identity.peerId}`,
+        });
+      } catch (err) {
+        throw new TimemeshError(
+          'TM_ERR_TSQ_SERVER',
+          `serve-tsq ${host.includes(':') ? `[${host}]` : host}:${port}: cannot listen: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      log.info(
+        { host: tsqServer.host, port: tsqServer.port, certSha256: tsqServer.certificate.fingerprintSha256 },
+        'TSQ server: listening',
+      );
     }
     if (config.serveNtp !== null) {
       ntpServer = new NtpServer({
@@ -185,6 +228,8 @@ export async function startNode(
       log.info(ntpServerAddress, 'NTP server: listening');
     }
   } catch (err) {
+    await tsqServer?.stop();
+    await Promise.all(tsqClients.map((c) => c.stop()));
     await ntpClient?.stop();
     await service.stop();
     await api.close();
@@ -192,6 +237,7 @@ export async function startNode(
     throw err;
   }
   registerNtpMetrics(metricsRegistry, { client: ntpClient, server: ntpServer });
+  registerTsqMetrics(metricsRegistry, { clients: tsqClients, server: tsqServer });
   ready = true;
 
   let knownPeers = restored.knownPeers ?? [];
@@ -214,7 +260,9 @@ export async function startNode(
     clearInterval(knownPeersTimer);
     await saveKnownPeers();
     await ntpServer?.stop();
+    await tsqServer?.stop();
     await ntpClient?.stop();
+    await Promise.all(tsqClients.map((c) => c.stop()));
     await service.stop();
     await api.close();
     await libp2p.stop();
@@ -228,6 +276,7 @@ export async function startNode(
     libp2p,
     ntpClient,
     ntpServer: ntpServerAddress,
+    tsqServer: tsqServer === null ? null : { host: tsqServer.host, port: tsqServer.port },
     stop,
   };
 }
@@ -250,6 +299,11 @@ export async function runUntilSignalled(config: NodeConfig): Promise<void> {
     const { host, port } = node.ntpServer;
     process.stdout.write(`ntp ${host.includes(':') ? `[${host}]` : host}:${port}\n`);
   }
+  if (node.tsqServer !== null) {
+    const { host, port } = node.tsqServer;
+    process.stdout.write(`tsq ${host.includes(':') ? `[${host}]` : host}:${port}\n`);
+  }
+
   process.stdout.write(`peer id ${node.peerId}\n`);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {
