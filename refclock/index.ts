@@ -1,0 +1,59 @@
+/**
+ * refclock/: upstream anchors and time servers (issue #4; GPS, PPS and the system clock follow in #5).
+ * Everything here meets the node through refclock/types.ts: anchors feed ReferenceSamples to a sink,
+ * servers read the node's time through a TimeView. The daemon (node/daemon.ts) wires them up.
+ */
+export type { ReferenceSampleSink, TimeView, UpstreamMeasurement } from './types.ts';
+
+// --- NTP (RFC 5905) --------------------------------------------------------------------------------
+export { NTP_UNIX_EPOCH_DELTA_S, ntp64ToUnixNs, unixNsToNtp64 } from './ntpTimestamp.ts';
+export {
+  KISS_CODES,
+  LEAP_UNSYNCHRONIZED,
+  NTP_HEADER_BYTES,
+  NTP_MODE,
+  NTP_PORT,
+  STRATUM_UNSYNCHRONIZED,
+  clientRequest,
+  decodeNtpPacket,
+  encodeNtpPacket,
+  kissCode,
+} from './ntpPacket.ts';
+export type { NtpDecodeError, NtpDecodeResult, NtpPacket } from './ntpPacket.ts';
+export { NtpSource, NTP_DROP_REASONS } from './ntpSource.ts';
+export type { NtpSourceConfig, NtpSourceSnapshot, NtpSourceStatus } from './ntpSource.ts';
+export { NtpClient } from './ntpClient.ts';
+export type { NtpClientOptions, NtpServerSnapshot, NtpServerTarget } from './ntpClient.ts';
+export { NtpServer, buildKissRate, buildNtpReply, hashReferenceId } from './ntpServer.ts';
+export type { NtpServerCounters, NtpServerOptions, NtpServerOutcome } from './ntpServer.ts';
+export { registerNtpMetrics } from './ntpMetrics.ts';
+
+// --- TSQ over QUIC -----------------------------------------------------------------------------------
+export { TSQ_ALPNS, TSQ_DEFAULT_PORT } from './quicCommon.ts';
+export {
+  TLV,
+  TsqMalformedError,
+  decodeTsqRequest,
+  decodeTsqResponse,
+  encodeTsqError,
+  encodeTsqRequest,
+  encodeTsqResponse,
+  parseTlvs,
+} from './tsqCodec.ts';
+export type { TsqRequest, TsqResponse, TsqSigner } from './tsqCodec.ts';
+export { evaluateTsqTimes } from './tsqExchange.ts';
+export {
+  ed25519PrivateKeyFromLibp2pRaw,
+  ed25519Signer,
+  ed25519Verifier,
+  hmacSigner,
+  hmacVerifier,
+} from './tsqKeys.ts';
+export type { HmacKey, TsqVerifier } from './tsqKeys.ts';
+export { TsqClient, TsqClientConfigError, parseTsqUrl } from './tsqClient.ts';
+export type { TsqClientOptions, TsqMeasurement, TsqResult } from './tsqClient.ts';
+export { TsqServerConfigError, startTsqServer } from './tsqServer.ts';
+export type { TsqServer, TsqServerCounters, TsqServerOptions } from './tsqServer.ts';
+export { QuicInternalsError, quicDatagramSupport } from './quicDatagram.ts';
+export { TlsCertError, generateSelfSignedCertificate, loadOrCreateSelfSigned } from './tlsCert.ts';
+export { registerTsqMetrics } from './tsqMetrics.ts';
