@@ -1,6 +1,7 @@
 // Lint rules. The pure folders (hlc/, bft/, node/core/) get extra rules: no node:* imports, no wall
 // clock, no timers, no ambient randomness. Time and randomness flow in as arguments; that is what makes
-// the simulator deterministic and lets the real node and the simulator drive the same code.
+// the simulator deterministic and lets the real node and the simulator drive the same code. The
+// deterministic simulator (sim/, except the libp2p engine) may not import mesh/, libp2p or the daemon.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
@@ -53,6 +54,30 @@ export default tseslint.config(
         {
           selector: "NewExpression[callee.name='Date'][arguments.length=0]",
           message: 'Time flows in as an argument.',
+        },
+      ],
+    },
+  },
+  {
+    // The deterministic simulator runs the pure core and nothing of the runtime. Only the libp2p
+    // engine (sim/libp2pEngine.ts, exported by sim/index.ts) runs real libp2p stacks, mesh/ and node/.
+    files: ['sim/**/*.ts'],
+    ignores: ['sim/libp2pEngine.ts', 'sim/index.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)mesh/|^libp2p$|^@libp2p/|^@chainsafe/|^@multiformats/',
+              message:
+                'Only sim/libp2pEngine.ts may run libp2p; the deterministic simulator stays free of it.',
+            },
+            {
+              regex: '(^|/)node/(?!core/|validationText\\.ts$)',
+              message: 'The deterministic simulator uses node/core/ only, not the daemon runtime.',
+            },
+          ],
         },
       ],
     },

@@ -60,7 +60,15 @@ export interface MeshNodeOptions {
    * so a second node in the same process would share (and fight over) them.
    */
   metricsRegistry?: Registry;
+  /**
+   * IP addresses whose peers gossipsub must not penalise for sharing an address. Its IP-colocation
+   * score graylists every peer once more than about 13 share one IP, which silently stops gossip for
+   * many nodes behind one NAT or on one test host. Loopback is always included.
+   */
+  colocatedIps?: readonly string[];
 }
+
+const LOOPBACK_IPS = ['127.0.0.1', '::1'];
 
 export async function createMeshNode(options: MeshNodeOptions): Promise<MeshLibp2p> {
   return createLibp2p({
@@ -108,6 +116,9 @@ export async function createMeshNode(options: MeshNodeOptions): Promise<MeshLibp
         // A node alone in its mesh still publishes (nobody hears it yet); not an error.
         allowPublishToZeroTopicPeers: true,
         maxInboundDataLength: options.maxGossipMessageBytes ?? 16 * 1024,
+        scoreParams: {
+          IPColocationFactorWhitelist: new Set([...LOOPBACK_IPS, ...(options.colocatedIps ?? [])]),
+        },
       }),
     },
   });

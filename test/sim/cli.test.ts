@@ -197,6 +197,48 @@ describe('timemesh CLI', { concurrency: true }, () => {
     assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace for an operator mistake');
   });
 
+  it('sim --engine bogus: exit 2 naming --engine', async () => {
+    const r = await timemesh('sim', '--engine', 'bogus');
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /--engine: expected one of 'sim', 'libp2p', got 'bogus'/);
+    assert.equal(r.stdout, '');
+  });
+
+  it('sim --engine libp2p with a flag of the deterministic engine: exit 2 naming the flag', async () => {
+    const attack = await timemesh('sim', '--engine', 'libp2p', '--attack', 'constant');
+    assert.equal(attack.status, 2, show(attack));
+    assert.match(attack.stderr, /--attack: not supported with --engine libp2p/);
+    const html = await timemesh('sim', '--engine', 'libp2p', '--html', join(dir, 'x.html'));
+    assert.equal(html.status, 2, show(html));
+    assert.match(html.stderr, /--html: not supported with --engine libp2p/);
+    const anchors = await timemesh('sim', '--engine', 'libp2p', '--nodes', '3', '--anchors', '3');
+    assert.equal(anchors.status, 2, show(anchors));
+    assert.match(anchors.stderr, /--anchors: expected at most nodes − 1 = 2/);
+  });
+
+  it('sim --engine libp2p: runs real nodes, writes its own report, prints figures and exits', async () => {
+    const json = join(dir, 'libp2p.json');
+    const r = await timemesh(
+      'sim',
+      ...['--engine', 'libp2p', '--nodes', '3', '--anchors', '1', '--duration', '4s', '--seed', '9'],
+      ...['--json', json],
+    );
+    assert.equal(r.status, 0, show(r));
+    const report = JSON.parse(await readFile(json, 'utf8')) as {
+      schema: string;
+      deterministic: boolean;
+      counts: unknown;
+    };
+    assert.equal(report.schema, 'timemesh.sim-libp2p.report/1');
+    assert.equal(report.deterministic, false);
+    assert.deepEqual(report.counts, { nodes: 3, anchors: 1, followers: 2 });
+    assert.match(r.stdout, /^libp2p engine: 3 nodes on 127\.0\.0\.1 in one process/m);
+    assert.match(r.stdout, /^containment /m);
+    assert.match(r.stderr, /3 nodes \(1 anchors\), 4 s of real time, seed 9; NOT deterministic/);
+    assertPlain(r.stdout, 'stdout');
+    assertPlain(r.stderr, 'stderr');
+  });
+
   it('help: prints the usage, exit 0', async () => {
     const r = await timemesh('help');
     assert.equal(r.status, 0, show(r));
