@@ -29,8 +29,11 @@ commands:
   keygen [--out FILE] [--force]   create an Ed25519 identity key (default: in the data dir)
   keygen --swarm-key [--out FILE] create a private-network key (default: DATA_DIR/swarm.key)
   id [--data-dir DIR]   print the node's peer id
-  sim [options]         run the deterministic mesh simulator
+  sim [options]         run the mesh simulator: deterministic (default), or real libp2p nodes
   sim-suite [DIR]       run every scenario in DIR (default sim/scenarios) with --check
+  sync URL… [--queries N] [--max-offset-ms MS] [--slew-threshold-ms MS] [--apply] [--json]
+                        query ntp:// and tsq:// servers once, reject outliers, print the offset
+                        and what would be done (slew/step/refuse); a dry run (--apply: issue #5)
   help                  show this text
 
 start options (flags override TIMEMESH_* environment variables, which override the config file):
@@ -43,6 +46,10 @@ start options (flags override TIMEMESH_* environment variables, which override t
   --local-stratum N          serve the own clock as a stratum-N reference when nothing is better
   --roster PEER_ID           allow only these peers (repeatable)
   --swarm-key FILE           private network: only nodes with this key can connect (keygen --swarm-key)
+  --anchor URL               an upstream server to anchor to (repeatable): ntp://HOST[:PORT][?minpoll=N&maxpoll=N]
+                             or tsq://HOST[:PORT][?mode=stream|datagram][&insecure=1][&ca=FILE]
+  --serve-ntp HOST:PORT      answer NTP clients on this UDP address (default off; port 123 needs root)
+  --serve-tsq HOST:PORT      answer TSQ clients on this QUIC address (default off; self-signed cert in DATA_DIR/tsq)
   --poll-peers K, --fault-tolerance F, --min-poll-s S, --max-poll-s S
   --inbound-requests-per-second N, --log-level LEVEL, --reset-state
   --clock-offset-ms MS, --clock-drift-ppm PPM
@@ -54,6 +61,8 @@ time | status | peers options:
   --json                     print the JSON instead of a table
 
 sim options:
+  --engine E            sim (default): the deterministic simulator, in virtual time
+                        libp2p: real libp2p nodes in this process on 127.0.0.1 (see below)
   --scenario FILE       YAML or JSON scenario (flags below override its values)
   --nodes N             nodes in the mesh, anchors and attackers included
   --byzantine F         how many of them are attackers
@@ -68,6 +77,13 @@ sim options:
   --html FILE           write the HTML report
   --check               exit 1 when a scenario threshold fails
   --quiet               print no summary
+
+sim --engine libp2p: N real libp2p stacks (TCP, Noise, Yamux, gossipsub) in one process, each with the
+  daemon's TimeService and a simulated oscillator, measured against the host clock for D of REAL time.
+  NOT deterministic: the seed draws the oscillators, nothing else. Takes --nodes N (default 20),
+  --anchors A (default 3: local-stratum-1 references on the host clock), --duration D (default 60s),
+  --seed S, --fault-tolerance F, --poll-peers K (default 4), --json FILE (timemesh.sim-libp2p.report/1)
+  and --quiet; refuses --scenario, --byzantine, --attack, --anchor-model, --html and --check.
 `;
 
 class UsageError extends TimemeshError {
@@ -77,6 +93,7 @@ class UsageError extends TimemeshError {
 }
 
 const simOptions = {
+  engine: { type: 'string' },
   scenario: { type: 'string' },
   nodes: { type: 'string' },
   byzantine: { type: 'string' },
@@ -116,9 +133,20 @@ function intFlag(name: string, value: string | undefined, min: number): number |
   return n;
 }
 
+type SimValues = ReturnType<typeof parse<typeof simOptions>>['values'];
+
+const SIM_ENGINES = ['sim', 'libp2p'] as const;
+
 async function runSim(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, simOptions, 'sim');
   if (positionals.length > 0) throw new UsageError(`timemesh sim: unexpected argument '${positionals[0]}'`);
+  const engine = values.engine ?? 'sim';
+  if (!(SIM_ENGINES as readonly string[]).includes(engine)) {
+    throw new UsageError(
+      `--engine: expected one of ${SIM_ENGINES.map((e) => `'${e}'`).join(', ')}, got '${engine}'`,
+    );
+  }
+  if (engine === 'libp2p') return runLibp2pEngine(values);
   const overrides: Record<string, unknown> = {};
   const set = (key: string, v: unknown): void => {
     if (v !== undefined) overrides[key] = v;
@@ -174,6 +202,92 @@ function runWithProgress(scenario: Parameters<typeof simulate>[0]): SimReport {
     `timemesh sim: ${report.events.processed} events in ${wallS.toFixed(1)} s wall (${Math.round(report.events.processed / wallS)} events/s), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB\n`,
   );
   return report;
+}
+
+/** Flags of the deterministic engine that mean nothing to the libp2p engine, and why. */
+const LIBP2P_REFUSED_FLAGS: [keyof SimValues, string][] = [
+  ['scenario', 'scenario files describe virtual-time runs: network models, attacks, faults'],
+  ['byzantine', "it runs honest nodes only; attacks are the deterministic engine's"],
+  ['attack', "it runs honest nodes only; attacks are the deterministic engine's"],
+  ['anchor-model', 'its anchors are local-stratum-1 references on the host clock'],
+  ['html', 'it writes no HTML report; use --json'],
+  ['check', 'it has no scenario thresholds'],
+];
+
+/** `timemesh sim --engine libp2p`: real libp2p nodes in this process (sim/libp2pEngine.ts). */
+async function runLibp2pEngine(values: SimValues): Promise<number> {
+  for (const [flag, why] of LIBP2P_REFUSED_FLAGS) {
+    if (values[flag] !== undefined) {
+      throw new UsageError(`--${flag}: not supported with --engine libp2p (${why})`);
+    }
+  }
+  const engine = await import('../sim/libp2pEngine.ts');
+  const nodes = intFlag('nodes', values.nodes, 2) ?? 20;
+  if (nodes > engine.LIBP2P_NODES_MAX) {
+    throw new UsageError(
+      `--nodes: expected at most ${engine.LIBP2P_NODES_MAX} with --engine libp2p, got ${nodes}`,
+    );
+  }
+  const anchors = intFlag('anchors', values.anchors, 0) ?? Math.min(3, nodes - 1);
+  if (anchors >= nodes) {
+    throw new UsageError(
+      `--anchors: expected at most nodes − 1 = ${nodes - 1} with --engine libp2p (at least one follower), got ${anchors}`,
+    );
+  }
+  let durationS = 60;
+  if (values.duration !== undefined) {
+    try {
+      durationS = parseDuration(values.duration);
+    } catch (err) {
+      throw new UsageError(`--duration: ${(err as Error).message}`);
+    }
+    if (!(durationS >= 1 && durationS <= engine.LIBP2P_DURATION_S_MAX)) {
+      throw new UsageError(
+        `--duration: expected 1s to ${engine.LIBP2P_DURATION_S_MAX / 3600}h of real time with --engine libp2p, got '${values.duration}'`,
+      );
+    }
+  }
+  const core: { faultTolerance?: number; pollPeers?: number } = {};
+  const ft = intFlag('fault-tolerance', values['fault-tolerance'], 0);
+  if (ft !== undefined) core.faultTolerance = ft;
+  const k = intFlag('poll-peers', values['poll-peers'], 1);
+  if (k !== undefined) core.pollPeers = k;
+  const seed = values.seed ?? '1';
+  if (values.json !== undefined) await assertWritableDir('--json', values.json);
+
+  process.stderr.write(
+    `timemesh sim --engine libp2p: ${nodes} nodes (${anchors} anchors), ${durationS} s of real time, seed ${seed}; NOT deterministic (real sockets and time)\n`,
+  );
+  const progress = createProgress({ totalS: durationS, label: `libp2p ${nodes} nodes` });
+  // Ctrl-C ends the run early and still reports; a second one kills the process.
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    progress.done();
+    process.stderr.write('timemesh sim: interrupted, stopping the nodes\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let report: Awaited<ReturnType<typeof engine.runLibp2pSim>>;
+  try {
+    report = await engine.runLibp2pSim({
+      nodes,
+      anchors,
+      durationS,
+      seed,
+      core,
+      signal: controller.signal,
+      onSample: (elapsedS, exchangesOk) => progress.update(elapsedS, exchangesOk),
+    });
+  } finally {
+    progress.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (values.json !== undefined)
+    await writeOutput('--json', values.json, JSON.stringify(report, null, 2) + '\n');
+  if (values.quiet !== true) process.stdout.write(engine.formatLibp2pSummary(report) + '\n');
+  return report.aborted ? 130 : 0;
 }
 
 async function runSuite(args: string[]): Promise<number> {
@@ -304,6 +418,8 @@ async function main(argv: string[]): Promise<number> {
       return runSim(rest);
     case 'sim-suite':
       return runSuite(rest);
+    case 'sync':
+      return (await import('./syncCommand.ts')).runSync(rest);
     case 'start':
       return runStart(rest);
     case 'time':
