@@ -45,6 +45,6 @@ export {
 } from './clockFilter.ts';
 export { marzullo, type MarzulloResult } from './marzullo.ts';
 export { trimmedMedian, trimmedWeightedMean } from './trimmedMedian.ts';
-export { faultToleranceFor } from './faultTolerance.ts';
+export { faultToleranceFor, majorityFaultToleranceFor } from './faultTolerance.ts';
 export { WEIGHT_FLOOR_NS_DEFAULT, combine, type CombineEstimator, type CombineOptions } from './combine.ts';
 export { BFT_ARGUMENT_ERROR_CODE, BftArgumentError } from './errors.ts';

@@ -6,7 +6,9 @@
  * A poll round: measure k selected peers (startExchange actions); when every exchange has completed or
  * the round's deadline passes, combine. Combination, per round:
  *   M = BFT combination of the peers (Marzullo intersection over n − f, trimmed estimate, bft/combine.ts)
- *   R = combination of this node's own references (GPS, PPS, NTP, TSQ), if any
+ *   R = combination of this node's own references (GPS, PPS, NTP, TSQ), if any, by majority: up to
+ *       ⌊(n − 1)/2⌋ of them may be falsetickers (bft/faultTolerance.ts, majorityFaultToleranceFor),
+ *       so one liar among three servers is outvoted and marked, as NTP and chrony do
  *   - R and M overlap, or M is not anchored  → use R (∩ M when they overlap): a local reference beats
  *     a free-running mesh, and the intersection of two intervals that both contain truth still does;
  *   - R and M disjoint and M anchored        → the references are falsetickers; use M
@@ -15,7 +17,7 @@
  * A node whose own reference lies by less than M's width cannot tell; it is then one of the f faulty
  * nodes the rest of the mesh tolerates.
  */
-import { ClockFilter, combine, faultToleranceFor } from '../../bft/index.ts';
+import { ClockFilter, combine, faultToleranceFor, majorityFaultToleranceFor } from '../../bft/index.ts';
 import type { FilteredEstimate } from '../../bft/index.ts';
 import type { CombineResult, SourceEstimate } from '../../bft/types.ts';
 import { DisciplinedClock } from '../../hlc/disciplinedClock.ts';
@@ -515,12 +517,19 @@ export class NodeCore {
         : null;
     if (m !== null) this.markFalsetickers(m, localNs);
     const r =
-      refs.length > 0 ? combine(refs, { faultTolerance: null, estimator: this.config.estimator }) : null;
+      refs.length > 0
+        ? combine(refs, {
+            faultTolerance: majorityFaultToleranceFor(refs.length),
+            estimator: this.config.estimator,
+          })
+        : null;
+    if (r !== null && r.ok) this.markReferenceFalsetickers(r.truechimers, r.falsetickers);
     const meshStratum = Math.min(bestAnchoredMeshStratum + 1, UNSYNCHRONIZED_STRATUM);
 
     if (r !== null && r.ok) {
+      // The truechimers' stratum: a lying stratum-1 server must not lend the node its stratum.
       const refStratum = Math.min(
-        Math.min(...refs.map((e) => this.sources.get(e.id)!.stratum)) + 1,
+        Math.min(...r.truechimers.map((id) => this.sources.get(id)!.stratum)) + 1,
         UNSYNCHRONIZED_STRATUM,
       );
       const refKind = this.bestReferenceKind(r.truechimers);
@@ -540,7 +549,6 @@ export class NodeCore {
           return;
         }
         if (!disjoint) {
-          this.clearReferenceFalsetickers(r.truechimers);
           const lowNs = Math.max(r.lowNs, m.lowNs);
           const highNs = Math.min(r.highNs, m.highNs);
           this.update(localNs, { offsetNs: clamp(r.offsetNs, lowNs, highNs), lowNs, highNs }, actions, {
@@ -554,7 +562,6 @@ export class NodeCore {
           return;
         }
       }
-      this.clearReferenceFalsetickers(r.truechimers);
       this.update(localNs, r, actions, {
         basis: 'reference',
         message:
@@ -708,8 +715,15 @@ export class NodeCore {
     }
   }
 
-  private clearReferenceFalsetickers(ids: string[]): void {
-    for (const id of ids) this.sources.get(id)!.falseticker = false;
+  /**
+   * The references' own vote: those outside the majority's interval are falsetickers (counted), the
+   * rest are not (yet: the anchored mesh may still overrule them all). References are not held off
+   * like peers: they are this node's own, cheap to read, and re-judged every combination.
+   */
+  private markReferenceFalsetickers(truechimers: string[], falsetickers: string[]): void {
+    for (const id of truechimers) this.sources.get(id)!.falseticker = false;
+    for (const id of falsetickers) this.sources.get(id)!.falseticker = true;
+    this.counters.referenceFalsetickerMarks += falsetickers.length;
   }
 
   private bestReferenceKind(ids: string[]): AnchorKind {

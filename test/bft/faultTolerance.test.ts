@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { faultToleranceFor } from '../../bft/index.ts';
+import { faultToleranceFor, majorityFaultToleranceFor } from '../../bft/index.ts';
 import { assertArgumentError } from './helpers.ts';
 
 test('faultToleranceFor: defaults to ⌊(n − 1)/3⌋, so that n ≥ 3f + 1', () => {
@@ -35,4 +35,22 @@ test('faultToleranceFor: rejects non-integer or negative n and configured values
   assertArgumentError(() => faultToleranceFor(5, -1));
   assertArgumentError(() => faultToleranceFor(5, 1.5));
   assertArgumentError(() => faultToleranceFor(5, NaN));
+});
+
+test('majorityFaultToleranceFor: ⌊(n − 1)/2⌋, so that n ≥ 2f + 1 (NTP’s majority rule for references)', () => {
+  const expected: [number, number][] = [
+    [0, 0],
+    [1, 0],
+    [2, 0],
+    [3, 1],
+    [4, 1],
+    [5, 2],
+    [7, 3],
+  ];
+  for (const [n, f] of expected) {
+    assert.equal(majorityFaultToleranceFor(n), f, `n = ${n}`);
+    assert.ok(n <= 1 || (n >= 2 * f + 1 && n < 2 * f + 3));
+  }
+  assertArgumentError(() => majorityFaultToleranceFor(-1));
+  assertArgumentError(() => majorityFaultToleranceFor(1.5));
 });

@@ -799,6 +799,42 @@ describe('NodeCore: references', () => {
     );
     assert.equal(core.snapshot(lastT4 + S_NS).anchorKind, 'pps');
   });
+
+  it('three NTP servers, one lying by +2 s: the majority outvotes it and marks it a falseticker', () => {
+    const core = makeCore([]);
+    const ntp = (refId: string, localNs: bigint, offsetNs: number, stratum: number): ReferenceSample => ({
+      refId,
+      kind: 'ntp',
+      localNs,
+      offsetNs,
+      errorNs: 100_000,
+      delayNs: 200_000,
+      stratum,
+    });
+    // The honest pair first, so the lone first sample is an honest one (see nodeCore.ts: the first
+    // sample of all is used at once).
+    core.handleReferenceSample(ntp('chrony', BASE_NS, 50_000, 2));
+    core.handleReferenceSample(ntp('honest', BASE_NS + 1000n, -50_000, 2));
+    core.handleReferenceSample(ntp('liar', BASE_NS + 2000n, 2e9, 1));
+    const t = BASE_NS + 4n * S_NS;
+    core.handleReferenceSample(ntp('chrony', t, 30_000, 2));
+    const snap = core.snapshot(t);
+    const round = snap.lastRound!;
+    assert.equal(round.updated, true, json(round));
+    assert.equal(round.basis, 'reference');
+    assert.equal(round.n, 3);
+    assert.equal(round.f, 1);
+    assert.deepEqual(round.falsetickers, ['liar']);
+    assert.deepEqual([...round.truechimers].sort(), ['chrony', 'honest']);
+    assert.equal(source(core, 'liar', t).falseticker, true);
+    assert.equal(source(core, 'chrony', t).falseticker, false);
+    assert.equal(source(core, 'honest', t).falseticker, false);
+    assert.ok(snap.counters.referenceFalsetickerMarks >= 1);
+    // The node stays with the honest pair and takes their stratum, not the liar's stratum 1.
+    assert.ok(Math.abs(appliedNs(core, t)) < 200_000, `applied ${appliedNs(core, t)} ns`);
+    assert.equal(snap.stratum, 3);
+    assert.equal(snap.anchorKind, 'ntp');
+  });
 });
 
 // ---- local stratum -------------------------------------------------------------------------------
