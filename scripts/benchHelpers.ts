@@ -3,6 +3,7 @@
  * the machine and its load is not a figure), percentiles, and a small table printer.
  */
 import { cpus, loadavg } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
 
 /** Node version, CPU count and model, load average: printed with the figures. */
 export function machineFacts(): string {
@@ -32,3 +33,51 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, then SIGKILL after `graceMs`, for every child still running; resolves once all are gone. */
+export async function stopProcesses(children: Iterable<ChildProcess>, graceMs = 5000): Promise<void> {
+  const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
+  await Promise.all(
+    running.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            c.kill('SIGKILL');
+            resolve();
+          }, graceMs);
+          c.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/**
+ * Runs a benchmark's main and exits with its code: on SIGINT/SIGTERM exit 130 (the 'exit' handler
+ * `onExit` kills children synchronously), on error print it and exit 1; `cleanup` runs before exiting.
+ */
+export async function runBenchmark(
+  name: string,
+  main: () => Promise<number>,
+  cleanup: () => Promise<void>,
+  onExit: () => void,
+): Promise<never> {
+  process.on('exit', onExit);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`${name}: ${signal}, stopping`);
+      process.exit(130);
+    });
+  }
+  let code = 1;
+  try {
+    code = await main();
+  } catch (err) {
+    console.error(`${name} failed:`, err);
+  }
+  await cleanup();
+  process.exit(code);
+}

@@ -50,7 +50,7 @@ import { TimeService } from '../mesh/timeService.ts';
 import { hostOscillator } from '../node/localClock.ts';
 import { startDaemon } from '../test/node/daemonProcess.ts';
 import type { DaemonProcess } from '../test/node/daemonProcess.ts';
-import { formatTable, machineFacts, quantile, sleep } from './benchHelpers.ts';
+import { formatTable, machineFacts, quantile, sleep, stopProcesses } from './benchHelpers.ts';
 import { formatSampleCodecRows, measureSampleCodec } from './benchSampleCodec.ts';
 
 const BENCH_REQUESTS_PER_SECOND = 10_000;
@@ -73,23 +73,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function stopChildren(): Promise<void> {
-  const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
-  await Promise.all(
-    running.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            c.kill('SIGKILL');
-            resolve();
-          }, 5000);
-          c.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          c.kill('SIGTERM');
-        }),
-    ),
-  );
+  await stopProcesses(children);
   children.clear();
 }
 

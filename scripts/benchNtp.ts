@@ -68,7 +68,7 @@ import type { NtpServerCounters } from '../refclock/ntpServer.ts';
 import { startDaemon } from '../test/node/daemonProcess.ts';
 import { freeUdpPort, startChronydServer } from '../test/refclock/ntpHelpers.ts';
 import type { ChronydServer } from '../test/refclock/ntpHelpers.ts';
-import { formatTable, machineFacts, quantile, sleep } from './benchHelpers.ts';
+import { formatTable, machineFacts, quantile, runBenchmark, sleep, stopProcesses } from './benchHelpers.ts';
 
 const SERVER_FLAG = '--ntp-server';
 const LOAD_FLAG = '--load';
@@ -607,23 +607,7 @@ async function main(): Promise<number> {
 }
 
 async function cleanup(): Promise<void> {
-  const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
-  await Promise.all(
-    running.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            c.kill('SIGKILL');
-            resolve();
-          }, 5000);
-          c.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          c.kill('SIGTERM');
-        }),
-    ),
-  );
+  await stopProcesses(children);
   children.clear();
   await chronyd?.stop().catch(() => undefined);
   chronyd = null;
@@ -636,23 +620,9 @@ if (process.argv.includes(LOAD_FLAG)) {
 } else if (process.argv.includes(SERVER_FLAG)) {
   await serverProcess(process.argv[process.argv.indexOf(SERVER_FLAG) + 1]!);
 } else {
-  process.on('exit', () => {
+  await runBenchmark('bench:ntp', main, cleanup, () => {
     for (const c of children) c.kill('SIGKILL');
     chronyd?.child.kill('SIGKILL');
     for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`bench:ntp: ${signal}, stopping the children`);
-      process.exit(130);
-    });
-  }
-  let code = 1;
-  try {
-    code = await main();
-  } catch (err) {
-    console.error('bench:ntp failed:', err);
-  }
-  await cleanup();
-  process.exit(code);
 }

@@ -43,7 +43,7 @@ import type { TsqMeasurement, TsqMode } from '../refclock/tsqClient.ts';
 import { startTsqServer } from '../refclock/tsqServer.ts';
 import type { TsqServer, TsqServerCounters } from '../refclock/tsqServer.ts';
 import type { TimeView } from '../refclock/types.ts';
-import { formatTable, machineFacts, quantile } from './benchHelpers.ts';
+import { formatTable, machineFacts, quantile, runBenchmark, stopProcesses } from './benchHelpers.ts';
 
 const SERVER_FLAG = '--tsq-server';
 const QUIC_VERSION = (createRequire(import.meta.url)('@matrixai/quic/package.json') as { version: string })
@@ -313,19 +313,7 @@ async function main(): Promise<number> {
 async function stopServer(): Promise<void> {
   const child = serverChild;
   serverChild = null;
-  if (child !== null && child.exitCode === null && child.signalCode === null) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve();
-      }, 5000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-  }
+  if (child !== null) await stopProcesses([child]);
   if (serverDir !== null) await rm(serverDir, { recursive: true, force: true });
   serverDir = null;
 }
@@ -333,22 +321,8 @@ async function stopServer(): Promise<void> {
 if (process.argv.includes(SERVER_FLAG)) {
   await serverProcess(process.argv[process.argv.indexOf(SERVER_FLAG) + 1]!);
 } else {
-  process.on('exit', () => {
+  await runBenchmark('bench:tsq', main, stopServer, () => {
     serverChild?.kill('SIGKILL');
     if (serverDir !== null) rmSync(serverDir, { recursive: true, force: true });
   });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`bench:tsq: ${signal}, stopping the server`);
-      process.exit(130);
-    });
-  }
-  let code = 1;
-  try {
-    code = await main();
-  } catch (err) {
-    console.error('bench:tsq failed:', err);
-  }
-  await stopServer();
-  process.exit(code);
 }
