@@ -6,6 +6,7 @@
  *   GET  /v1/hlc           a fresh HLC timestamp for an application event
  *   POST /v1/hlc/observe   merge an HLC an application received: 200, 400 (malformed), 422 (too far ahead)
  *   GET  /v1/status        sync state, last round (n, f, truechimers, falsetickers), counters, identity
+ *                          and the host's kernel clock state (adjtimex, read-only; null off Linux)
  *   GET  /v1/peers         per source: offset, delay, jitter, root distance, reach, last seen, score
  *   GET  /metrics          Prometheus text format (a private prom-client Registry)
  *   GET  /healthz          200 while the process runs
@@ -37,6 +38,8 @@ import { REJECT_REASONS } from '../mesh/gossipValidator.ts';
 import type { ServiceCounters, TimeService } from '../mesh/timeService.ts';
 import type { NodeSnapshot } from './core/nodeCore.ts';
 import type { CoreCounters, SourceSnapshot } from './core/types.ts';
+import { kernelClockJson, tryReadKernelClock } from '../refclock/kernelClock.ts';
+import type { KernelClockJson } from '../refclock/kernelClock.ts';
 
 /** What the API needs from the running node: TimeService's read-side methods and its counters. */
 export type ApiSource = Pick<
@@ -115,6 +118,8 @@ export interface StatusResponse {
   selected: string[];
   lastRound: RoundResponse | null;
   counters: { core: CoreCounters; service: ServiceCounters };
+  /** The host's kernel clock state (adjtimex, read-only) at this request; null off Linux or on error. */
+  kernel: KernelClockJson | null;
 }
 
 export interface PeerResponse {
@@ -787,6 +792,7 @@ export function buildApi(source: ApiSource, options: ApiOptions): FastifyInstanc
     const localNs = source.localNowNs();
     const last = snap.lastRound;
     const svc = source.counters;
+    const kernel = tryReadKernelClock();
     return {
       peerId: options.peerId,
       multiaddrs: options.multiaddrs(),
@@ -820,6 +826,7 @@ export function buildApi(source: ApiSource, options: ApiOptions): FastifyInstanc
           gossipByOutcome: { ...svc.gossipByOutcome },
         },
       },
+      kernel: kernel === null ? null : kernelClockJson(kernel),
     };
   });
 

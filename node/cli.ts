@@ -59,6 +59,8 @@ start options (flags override TIMEMESH_* environment variables, which override t
 time | status | peers options:
   --api URL                  the node to ask (default http://127.0.0.1:7070, or TIMEMESH_API_URL)
   --json                     print the JSON instead of a table
+  status --kernel            print this machine's kernel clock state instead (adjtimex, read-only;
+                             Linux; needs no running node)
 
 sim options:
   --engine E            sim (default): the deterministic simulator, in virtual time
@@ -389,12 +391,26 @@ async function runIdentity(command: 'keygen' | 'id', args: string[]): Promise<nu
 }
 
 const clientOptions = { api: { type: 'string' }, json: { type: 'boolean' } } as const;
+const statusOptions = { ...clientOptions, kernel: { type: 'boolean' } } as const;
 
-/** `timemesh time|status|peers`: query a node's API and print a table (or the JSON with --json). */
+/**
+ * `timemesh time|status|peers`: query a node's API and print a table (or the JSON with --json).
+ * `status --kernel` instead reads this machine's kernel clock state (adjtimex, read-only) locally.
+ */
 async function runClient(command: 'time' | 'status' | 'peers', args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, clientOptions, command);
+  const { values, positionals } = parse(args, command === 'status' ? statusOptions : clientOptions, command);
   if (positionals.length > 0)
     throw new UsageError(`timemesh ${command}: unexpected argument '${positionals[0]}'`);
+  if ('kernel' in values && values.kernel === true) {
+    if (values.api !== undefined)
+      throw new UsageError(`timemesh status: --kernel reads this machine's kernel, not a node; drop --api`);
+    const kc = await import('../refclock/kernelClock.ts');
+    const snap = kc.readKernelClock();
+    const text =
+      values.json === true ? JSON.stringify(kc.kernelClockJson(snap), null, 2) : kc.formatKernelClock(snap);
+    process.stdout.write(text + '\n');
+    return 0;
+  }
   const client = await import('./apiClient.ts');
   const base = client.normalizeBaseUrl(values.api ?? process.env.TIMEMESH_API_URL ?? client.DEFAULT_API_URL);
   const path = command === 'time' ? '/v1/time' : command === 'status' ? '/v1/status' : '/v1/peers';

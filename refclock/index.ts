@@ -57,3 +57,24 @@ export type { TsqServer, TsqServerCounters, TsqServerOptions } from './tsqServer
 export { QuicInternalsError, quicDatagramSupport } from './quicDatagram.ts';
 export { TlsCertError, generateSelfSignedCertificate, loadOrCreateSelfSigned } from './tlsCert.ts';
 export { registerTsqMetrics } from './tsqMetrics.ts';
+
+// --- System clock (read-only kernel state, issue #5) -------------------------------------------------
+export {
+  KernelClockError,
+  STA_FLAGS,
+  TIME_STATES,
+  TIMEX_LAYOUT_LP64,
+  decodeTimex,
+  formatKernelClock,
+  kernelClockJson,
+  readKernelClock,
+  tryReadKernelClock,
+} from './kernelClock.ts';
+export type {
+  KernelClockErrorCode,
+  KernelClockJson,
+  KernelClockSnapshot,
+  KernelTimeState,
+  RawTimex,
+  StaFlag,
+} from './kernelClock.ts';

@@ -449,6 +449,9 @@ describe('GET /v1/status', () => {
     const s = res.json() as StatusResponse;
     assert.equal(s.peerId, 'me');
     assert.deepEqual(s.multiaddrs, addrs);
+    // The host's kernel clock state (adjtimex, read-only): present on Linux, null elsewhere.
+    if (process.platform === 'linux') assert.equal(typeof s.kernel?.frequencyPpm, 'number');
+    else assert.equal(s.kernel, null);
     assert.equal(s.status, 'anchored');
     assert.equal(s.anchored, true);
     assert.equal(s.stratum, 2);

@@ -213,6 +213,7 @@ const STATUS: StatusResponse = {
   frequencyPpm: -3.2146,
   pollIntervalS: 16,
   uncertaintyNs: '250000',
+  kernel: null,
   hlc: '1795435200123456789.3.me',
   selected: ['h0', 'h1', 'h2'],
   lastRound: {
