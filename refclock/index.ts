@@ -78,3 +78,27 @@ export type {
   RawTimex,
   StaFlag,
 } from './kernelClock.ts';
+
+// --- GPS (NMEA 0183 over a serial port, issue #5) ------------------------------------------------------
+export {
+  NMEA_MAX_SENTENCE_CHARS,
+  NMEA_REJECT_REASONS,
+  nmeaChecksum,
+  nmeaSentence,
+  parseNmea,
+  sentenceUtcNs,
+} from './nmea.ts';
+export type {
+  GgaSentence,
+  NmeaDate,
+  NmeaParseResult,
+  NmeaRejectReason,
+  NmeaSentence,
+  NmeaTime,
+  RmcSentence,
+  ZdaSentence,
+} from './nmea.ts';
+export { GPS_NMEA_ERROR_NS_DEFAULT, GPS_SOURCE_DROP_REASONS, GpsSource } from './gpsSource.ts';
+export type { GpsDropReason, GpsSourceConfig, GpsSourceOutcome, GpsSourceSnapshot } from './gpsSource.ts';
+export { GpsSerial } from './gpsSerial.ts';
+export type { GpsSerialEvent, GpsSerialOptions, GpsSerialSnapshot } from './gpsSerial.ts';
