@@ -50,6 +50,8 @@ start options (flags override TIMEMESH_* environment variables, which override t
                              or tsq://HOST[:PORT][?mode=stream|datagram][&insecure=1][&ca=FILE]
   --serve-ntp HOST:PORT      answer NTP clients on this UDP address (default off; port 123 needs root)
   --serve-tsq HOST:PORT      answer TSQ clients on this QUIC address (default off; self-signed cert in DATA_DIR/tsq)
+  --gps DEVICE[:BAUD]        read a GPS receiver's NMEA on this serial device (default off; baud 9600)
+  --gps-fudge-ms MS          the receiver's sentence delay, added to GPS samples (default 0, within ±1000)
   --poll-peers K, --fault-tolerance F, --min-poll-s S, --max-poll-s S
   --inbound-requests-per-second N, --log-level LEVEL, --reset-state
   --clock-offset-ms MS, --clock-drift-ppm PPM

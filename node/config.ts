@@ -46,6 +46,10 @@
  *   ca path is resolved like dataDir). The flag is `--anchor` (singular, repeatable); in
  *   TIMEMESH_ANCHORS, as in every list setting, commas separate entries, so a comma inside a URL must
  *   be written %2C.
+ * - gps: off; `DEVICE[:BAUD]` turns on the NMEA driver (refclock/gpsSerial.ts) on that serial device,
+ *   9600 baud unless given (one of the standard rates, GPS_BAUD_RATES). The device path must be
+ *   absolute: a serial device has no sensible base directory. gpsFudgeMs: 0, the receiver's sentence
+ *   delay added to every GPS sample, within ±1000 ms (a larger value is a mistake, not a delay).
  *
  * `--reset-state` is a flag only: it must be a one-off decision, and an environment variable or a
  * file setting would reset the persisted HLC high-water mark on every restart.
@@ -123,6 +127,10 @@ export interface NodeConfig {
   serveNtp: { host: string; port: number } | null;
   /** Where the TSQ server listens (QUIC over UDP); null: off. Parsed and validated, not acted on yet. */
   serveTsq: { host: string; port: number } | null;
+  /** GPS receiver (NMEA over a serial port, refclock/gpsSerial.ts); null: off. */
+  gps: { path: string; baudRate: number } | null;
+  /** Receiver sentence delay added to every GPS sample's offset, ms (see refclock/gpsSource.ts). */
+  gpsFudgeMs: number;
   /** From --reset-state only: start with empty persisted state (see node/stateStore.ts). */
   resetState: boolean;
   /** The config file read, as given, or null. */
@@ -191,6 +199,12 @@ export const CLOCK_DRIFT_PPM_MAX = 1000; // likewise
 export const POLL_S_MAX = 86_400;
 export const INBOUND_REQUESTS_PER_SECOND_MAX = 10_000;
 export const ANCHORS_MAX = 32;
+/** Serial rates a GPS receiver may be read at (the standard termios rates NMEA receivers use). */
+export const GPS_BAUD_RATES: readonly number[] = Object.freeze([
+  1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600,
+]);
+export const GPS_DEFAULT_BAUD_RATE = 9600;
+export const GPS_FUDGE_MS_MAX = 1000;
 /** Poll exponents an ntp:// anchor may ask for: chrony's lowest, and the highest whose interval (512 s)
  * is shorter than the 600 s after which the core stops using a sample (node/core/config.ts). */
 export const ANCHOR_MIN_POLL_MIN = -6;
@@ -426,6 +440,43 @@ const anchorField = z.string({ error: `expected ${ANCHOR_EXPECTED}` }).transform
   return z.NEVER;
 });
 
+const GPS_EXPECTED =
+  'DEVICE[:BAUD], an absolute serial device path such as /dev/ttyUSB0 or /dev/ttyACM0:4800';
+const gpsField = z.string({ error: `expected ${GPS_EXPECTED}, or "off"` }).transform((text, ctx) => {
+  const parsed = parseGpsDevice(text);
+  if (parsed.ok) return parsed.gps;
+  ctx.addIssue({ code: 'custom', message: parsed.problem });
+  return z.NEVER;
+});
+
+/**
+ * Parses `DEVICE[:BAUD]`. A colon after the last slash starts the baud rate (device names have none);
+ * every problem is an "expected …" phrase, as in parseAnchorUrl. Pure.
+ */
+export function parseGpsDevice(
+  text: string,
+): { ok: true; gps: { path: string; baudRate: number } } | { ok: false; problem: string } {
+  const trimmed = text.trim();
+  // A colon after the last slash starts the baud rate.
+  const colon = trimmed.lastIndexOf(':');
+  const hasBaud = colon > trimmed.lastIndexOf('/');
+  const path = hasBaud ? trimmed.slice(0, colon) : trimmed;
+  if (path === '' || !isAbsolute(path) || /\s/.test(path))
+    return { ok: false, problem: `expected ${GPS_EXPECTED}, or "off"` };
+  let baudRate = GPS_DEFAULT_BAUD_RATE;
+  if (hasBaud) {
+    const baudText = trimmed.slice(colon + 1);
+    baudRate = /^\d{1,7}$/.test(baudText) ? Number(baudText) : NaN;
+    if (!GPS_BAUD_RATES.includes(baudRate)) {
+      return {
+        ok: false,
+        problem: `expected a baud rate after the device, one of ${GPS_BAUD_RATES.join(', ')} (default ${GPS_DEFAULT_BAUD_RATE})`,
+      };
+    }
+  }
+  return { ok: true, gps: { path, baudRate } };
+}
+
 function listField<T extends z.ZodType>(item: T, what: string, min: number, max: number, minError?: string) {
   return z
     .array(item, { error: `expected a list of ${what}` })
@@ -563,6 +614,17 @@ const FILE_SHAPE = {
   serveTsq: orKeyword('off', apiField)
     .describe('HOST:PORT (QUIC) to answer TSQ clients on; default off. Not wired yet: validated only.')
     .optional(),
+  gps: orKeyword('off', gpsField)
+    .describe(
+      `GPS receiver: DEVICE[:BAUD], an absolute serial device path and a baud rate (${GPS_BAUD_RATES.join(', ')}; default ${GPS_DEFAULT_BAUD_RATE}); NMEA RMC/GGA/ZDA become reference samples. Default off.`,
+    )
+    .optional(),
+  gpsFudgeMs: numberField(
+    `a number of milliseconds within ±${GPS_FUDGE_MS_MAX}`,
+    (n) => Math.abs(n) <= GPS_FUDGE_MS_MAX,
+  )
+    .describe("The receiver's sentence delay, added to every GPS sample's offset, in ms; default 0.")
+    .optional(),
 };
 
 /** The config file's schema (also what flags and the environment are validated against). */
@@ -632,6 +694,8 @@ export const NODE_SETTINGS: readonly SettingSpec[] = Object.freeze([
   spec(['anchors'], 'list', 'anchor'),
   spec(['serveNtp']),
   spec(['serveTsq']),
+  spec(['gps']),
+  spec(['gpsFudgeMs'], 'number'),
 ]);
 
 /** Names the environment is read for: the settings' variables and TIMEMESH_CONFIG. */
@@ -672,6 +736,8 @@ export const NODE_FLAG_OPTIONS = {
   anchor: { type: 'string', multiple: true },
   'serve-ntp': { type: 'string' },
   'serve-tsq': { type: 'string' },
+  gps: { type: 'string' },
+  'gps-fudge-ms': { type: 'string' },
 } as const;
 
 /** Flag values as parseArgs returns them, keyed by flag name without the dashes. */
@@ -796,6 +862,8 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
     ),
     serveNtp: copyAddress(pick('serveNtp')?.value),
     serveTsq: copyAddress(pick('serveTsq')?.value),
+    gps: copyGps(pick('gps')?.value),
+    gpsFudgeMs: pick('gpsFudgeMs')?.value ?? 0,
     resetState: flags['reset-state'] === true,
     configFile: input.file?.path ?? null,
     sources,
@@ -826,6 +894,12 @@ function copyAddress(
   a: { host: string; port: number } | null | undefined,
 ): { host: string; port: number } | null {
   return a === undefined || a === null ? null : { host: a.host, port: a.port };
+}
+
+function copyGps(
+  g: { path: string; baudRate: number } | null | undefined,
+): { path: string; baudRate: number } | null {
+  return g === undefined || g === null ? null : { path: g.path, baudRate: g.baudRate };
 }
 
 /** "config file x.yaml" + "core.maxPollS" → "config file x.yaml: core.maxPollS"; flags/env name it already. */

@@ -15,6 +15,11 @@
  * node's time; likewise a TSQ client per tsq:// anchor (kind 'tsq') and, with --serve-tsq, a TSQ
  * server over QUIC (self-signed certificate in <data dir>/tsq unless configured, responses signed
  * with the identity key on request). All start once the TimeService runs and stop before it.
+ *
+ * GPS (issue #5): with --gps DEVICE[:BAUD], a GpsSerial driver reads NMEA from the serial device and
+ * every valid second goes to the core as a reference sample (kind 'gps', refId `gps:<device>`), with
+ * the configured fudge. A device that is missing or goes away is not fatal: the driver retries in the
+ * background (its open failures are logged at warn), so a receiver plugged in later is picked up.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -26,6 +31,7 @@ import { createSigner } from '../mesh/signing.ts';
 import { TimeService } from '../mesh/timeService.ts';
 import { TimemeshError } from '../hlc/errors.ts';
 import { join } from 'node:path';
+import { GpsSerial } from '../refclock/gpsSerial.ts';
 import { NtpClient } from '../refclock/ntpClient.ts';
 import { registerNtpMetrics } from '../refclock/ntpMetrics.ts';
 import { NtpServer, hashReferenceId } from '../refclock/ntpServer.ts';
@@ -66,6 +72,8 @@ export interface RunningNode {
   ntpServer: { host: string; port: number } | null;
   /** Where the TSQ server listens (QUIC, UDP), or null: off. */
   tsqServer: { host: string; port: number } | null;
+  /** The GPS driver (counters in snapshot()), or null when --gps is off. */
+  gps: GpsSerial | null;
   stop(): Promise<void>;
 }
 
@@ -169,12 +177,34 @@ export async function startNode(
           sink: (sample) => service.addReferenceSample(sample),
           log: (level, msg, fields) => log[level](fields ?? {}, msg),
         });
+  const gps =
+    config.gps === null
+      ? null
+      : new GpsSerial({
+          path: config.gps.path,
+          baudRate: config.gps.baudRate,
+          fudgeNs: Math.round(config.gpsFudgeMs * 1e6),
+          clock: service,
+          sink: (sample) => service.addReferenceSample(sample),
+          onEvent: (event) => {
+            // Line outcomes are counted in snapshot(); port events are worth a log line.
+            if (event.type === 'open') log.info({ path: event.path }, 'GPS: port open');
+            else if (event.type === 'open-failed')
+              log.warn({ path: event.path, error: event.error }, 'GPS: cannot open the port, retrying');
+            else if (event.type === 'close')
+              log.warn({ path: event.path, error: event.error }, 'GPS: port closed, reopening');
+          },
+        });
   let ntpServer: NtpServer | null = null;
   let ntpServerAddress: { host: string; port: number } | null = null;
   try {
     if (ntpClient !== null) {
       await ntpClient.start();
       log.info({ servers: ntpAnchors.map((a) => a.url) }, 'NTP anchors: polling');
+    }
+    if (gps !== null) {
+      gps.start();
+      log.info({ path: gps.path, baudRate: gps.baudRate, fudgeMs: config.gpsFudgeMs }, 'GPS: reading NMEA');
     }
     for (const client of tsqClients) client.start((sample) => service.addReferenceSample(sample));
     if (tsqClients.length > 0)
@@ -228,6 +258,7 @@ export async function startNode(
       log.info(ntpServerAddress, 'NTP server: listening');
     }
   } catch (err) {
+    await gps?.stop();
     await tsqServer?.stop();
     await Promise.all(tsqClients.map((c) => c.stop()));
     await ntpClient?.stop();
@@ -263,6 +294,7 @@ export async function startNode(
     await tsqServer?.stop();
     await ntpClient?.stop();
     await Promise.all(tsqClients.map((c) => c.stop()));
+    await gps?.stop();
     await service.stop();
     await api.close();
     await libp2p.stop();
@@ -277,6 +309,7 @@ export async function startNode(
     ntpClient,
     ntpServer: ntpServerAddress,
     tsqServer: tsqServer === null ? null : { host: tsqServer.host, port: tsqServer.port },
+    gps,
     stop,
   };
 }

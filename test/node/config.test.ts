@@ -78,6 +78,8 @@ describe('defaults', () => {
     assert.equal(c.swarmKey, null);
     assert.deepEqual(c.core, {});
     assert.equal(c.inboundRequestsPerSecond, 10);
+    assert.equal(c.gps, null);
+    assert.equal(c.gpsFudgeMs, 0);
     assert.equal(c.resetState, false);
     assert.equal(c.configFile, null);
     assert.ok(Object.values(c.sources).every((s) => s === 'default'));
@@ -231,6 +233,49 @@ describe('strings from flags and the environment', () => {
     assertRejected(
       file({ swarmKey: '' }),
       'config file timemesh.yaml: swarmKey: expected a file path, or "off", got ""',
+    );
+  });
+
+  it('parses --gps DEVICE[:BAUD] (9600 by default) and --gps-fudge-ms, from every source', () => {
+    assert.deepEqual(resolveWith({ flags: { gps: '/dev/ttyUSB0' } }).gps, {
+      path: '/dev/ttyUSB0',
+      baudRate: 9600,
+    });
+    assert.deepEqual(resolveWith({ env: { TIMEMESH_GPS: '/dev/ttyACM0:115200' } }).gps, {
+      path: '/dev/ttyACM0',
+      baudRate: 115200,
+    });
+    assert.deepEqual(resolveWith(file({ gps: '/dev/serial/by-id/usb-u-blox:4800', gpsFudgeMs: 120 })).gps, {
+      path: '/dev/serial/by-id/usb-u-blox',
+      baudRate: 4800,
+    });
+    assert.equal(resolveWith({ flags: { 'gps-fudge-ms': '-35.5' } }).gpsFudgeMs, -35.5);
+    assert.equal(resolveWith({ env: { TIMEMESH_GPS_FUDGE_MS: '120' } }).gpsFudgeMs, 120);
+    assert.equal(resolveWith({ flags: { gps: 'off' }, ...file({ gps: '/dev/ttyS0' }) }).gps, null);
+    const c = resolveWith({ flags: { gps: '/dev/ttyS0' } });
+    assert.equal(c.sources['gps'], 'flag --gps');
+  });
+
+  it('rejects a relative GPS device, an odd baud rate and a fudge beyond ±1000 ms, naming the flag', () => {
+    const device =
+      'expected DEVICE[:BAUD], an absolute serial device path such as /dev/ttyUSB0 or /dev/ttyACM0:4800, or "off"';
+    assertRejected({ flags: { gps: 'ttyUSB0' } }, `flag --gps: ${device}, got "ttyUSB0"`);
+    assertRejected({ flags: { gps: ':9600' } }, `flag --gps: ${device}, got ":9600"`);
+    const baud =
+      'expected a baud rate after the device, one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600 (default 9600)';
+    assertRejected({ flags: { gps: '/dev/ttyUSB0:9601' } }, `flag --gps: ${baud}, got "/dev/ttyUSB0:9601"`);
+    assertRejected(
+      { env: { TIMEMESH_GPS: '/dev/ttyUSB0:fast' } },
+      `environment TIMEMESH_GPS: ${baud}, got "/dev/ttyUSB0:fast"`,
+    );
+    assertRejected({ flags: { gps: '/dev/ttyUSB0:' } }, `flag --gps: ${baud}, got "/dev/ttyUSB0:"`);
+    assertRejected(
+      { flags: { 'gps-fudge-ms': '1500' } },
+      'flag --gps-fudge-ms: expected a number of milliseconds within ±1000, got "1500"',
+    );
+    assertRejected(
+      file({ gpsFudgeMs: 'abc' }),
+      'config file timemesh.yaml: gpsFudgeMs: expected a number of milliseconds within ±1000, got "abc"',
     );
   });
 
@@ -451,7 +496,7 @@ describe('strictness: unknown keys, flags and variables', () => {
   it('rejects an unknown file key with the closest known one', () => {
     assertRejected(
       file({ bootstrapPeers: [] }),
-      'config file timemesh.yaml: bootstrapPeers: unknown key (did you mean "bootstrap"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq',
+      'config file timemesh.yaml: bootstrapPeers: unknown key (did you mean "bootstrap"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq, gps, gpsFudgeMs',
     );
   });
 
@@ -468,7 +513,7 @@ describe('strictness: unknown keys, flags and variables', () => {
     const issues = errorOf(file({ pollPeers: 3, core: { logLevel: 'debug' } })).issues;
     assert.ok(
       issues.includes(
-        'config file timemesh.yaml: pollPeers: unknown key (did you mean "core.pollPeers"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq',
+        'config file timemesh.yaml: pollPeers: unknown key (did you mean "core.pollPeers"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq, gps, gpsFudgeMs',
       ),
       issues.join('\n'),
     );
