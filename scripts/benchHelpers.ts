@@ -81,3 +81,34 @@ export async function runBenchmark(
   await cleanup();
   process.exit(code);
 }
+
+/** A child that answers over IPC: `next()` waits for its next message, or rejects once it has exited. */
+export function messenger(child: ChildProcess, name: string): { next: () => Promise<unknown> } {
+  const messages: unknown[] = [];
+  let wake: (() => void) | null = null;
+  let exited: string | null = null;
+  child.on('message', (m) => {
+    messages.push(m);
+    wake?.();
+  });
+  child.once('exit', (code, signal) => {
+    exited = `${name} exited (${signal ?? code})`;
+    wake?.();
+  });
+  return {
+    next: async () => {
+      while (messages.length === 0) {
+        if (exited !== null) throw new Error(exited);
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      return messages.shift();
+    },
+  };
+}
+
+/** A flag's value as an integer ≥ 1, or an error naming the flag. */
+export function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected an integer ≥ 1, got '${text}'`);
+  return n;
+}

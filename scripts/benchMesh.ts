@@ -50,7 +50,7 @@ import { TimeService } from '../mesh/timeService.ts';
 import { hostOscillator } from '../node/localClock.ts';
 import { startDaemon } from '../test/node/daemonProcess.ts';
 import type { DaemonProcess } from '../test/node/daemonProcess.ts';
-import { formatTable, machineFacts, quantile, sleep, stopProcesses } from './benchHelpers.ts';
+import { formatTable, machineFacts, positiveInt, quantile, sleep, stopProcesses } from './benchHelpers.ts';
 import { formatSampleCodecRows, measureSampleCodec } from './benchSampleCodec.ts';
 
 const BENCH_REQUESTS_PER_SECOND = 10_000;
@@ -207,12 +207,6 @@ async function waitForServing(requester: MeshLibp2p, peerId: string): Promise<vo
 }
 
 // ---- main -----------------------------------------------------------------------------------------
-
-function positiveInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected an integer ≥ 1, got '${text}'`);
-  return n;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

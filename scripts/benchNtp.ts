@@ -68,7 +68,15 @@ import type { NtpServerCounters } from '../refclock/ntpServer.ts';
 import { startDaemon } from '../test/node/daemonProcess.ts';
 import { freeUdpPort, startChronydServer } from '../test/refclock/ntpHelpers.ts';
 import type { ChronydServer } from '../test/refclock/ntpHelpers.ts';
-import { formatTable, machineFacts, quantile, runBenchmark, sleep, stopProcesses } from './benchHelpers.ts';
+import {
+  formatTable,
+  machineFacts,
+  messenger,
+  quantile,
+  runBenchmark,
+  sleep,
+  stopProcesses,
+} from './benchHelpers.ts';
 
 const SERVER_FLAG = '--ntp-server';
 const LOAD_FLAG = '--load';
@@ -342,30 +350,6 @@ async function serverProcess(dataDir: string): Promise<void> {
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 let chronyd: ChronydServer | null = null;
-
-/** A child that answers over IPC: `next()` waits for its next message or rejects when it exits. */
-function messenger(child: ChildProcess, name: string): { next: () => Promise<unknown> } {
-  const messages: unknown[] = [];
-  let wake: (() => void) | null = null;
-  let exited: string | null = null;
-  child.on('message', (m) => {
-    messages.push(m);
-    wake?.();
-  });
-  child.once('exit', (code, signal) => {
-    exited = `${name} exited (${signal ?? code})`;
-    wake?.();
-  });
-  return {
-    next: async () => {
-      while (messages.length === 0) {
-        if (exited !== null) throw new Error(exited);
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-      return messages.shift();
-    },
-  };
-}
 
 function forkSelf(...args: string[]): ChildProcess {
   const child = fork(fileURLToPath(import.meta.url), args, {

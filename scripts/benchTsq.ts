@@ -43,7 +43,15 @@ import type { TsqMeasurement, TsqMode } from '../refclock/tsqClient.ts';
 import { startTsqServer } from '../refclock/tsqServer.ts';
 import type { TsqServer, TsqServerCounters } from '../refclock/tsqServer.ts';
 import type { TimeView } from '../refclock/types.ts';
-import { formatTable, machineFacts, quantile, runBenchmark, stopProcesses } from './benchHelpers.ts';
+import {
+  formatTable,
+  machineFacts,
+  messenger,
+  positiveInt,
+  quantile,
+  runBenchmark,
+  stopProcesses,
+} from './benchHelpers.ts';
 
 const SERVER_FLAG = '--tsq-server';
 const QUIC_VERSION = (createRequire(import.meta.url)('@matrixai/quic/package.json') as { version: string })
@@ -102,30 +110,6 @@ async function serverProcess(dir: string): Promise<void> {
 let serverChild: ChildProcess | null = null;
 let serverDir: string | null = null;
 
-/** The server child's messages: `next()` waits for one, or rejects once the child has exited. */
-function messenger(child: ChildProcess): { next: () => Promise<unknown> } {
-  const messages: unknown[] = [];
-  let wake: (() => void) | null = null;
-  let exited: string | null = null;
-  child.on('message', (m) => {
-    messages.push(m);
-    wake?.();
-  });
-  child.once('exit', (code, signal) => {
-    exited = `the TSQ server process exited (${signal ?? code})`;
-    wake?.();
-  });
-  return {
-    next: async () => {
-      while (messages.length === 0) {
-        if (exited !== null) throw new Error(exited);
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-      return messages.shift();
-    },
-  };
-}
-
 interface ExchangeFigures {
   callUs: number[];
   t1t4Us: number[];
@@ -166,12 +150,6 @@ function rows(label: string, f: ExchangeFigures): string[][] {
   return [row('measure()', f.callUs), row('T1→T4', f.t1t4Us), row('δ', f.deltaUs)];
 }
 
-function positiveInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected an integer ≥ 1, got '${text}'`);
-  return n;
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -198,7 +176,7 @@ async function main(): Promise<number> {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   serverChild = child;
-  const ipc = messenger(child);
+  const ipc = messenger(child, 'the TSQ server process');
   const ready = (await ipc.next()) as ServerMessage;
   if (ready.type !== 'ready') throw new Error(`TSQ server process: ${JSON.stringify(ready)}`);
   if (!ready.datagrams)
