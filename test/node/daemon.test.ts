@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHlc, compareHlc } from '../../hlc/index.ts';
-import { startDaemon } from './daemonProcess.ts';
+import { getJson, startDaemon } from './daemonProcess.ts';
 import type { DaemonProcess } from './daemonProcess.ts';
 
 const OFFSETS_MS = [0, 480, -350, 200, -500];
@@ -31,12 +31,6 @@ async function timeVsHost(
   const rttNs = process.hrtime.bigint() - t0;
   const midNs = sentNs + rttNs / 2n;
   return { t, offsetNs: BigInt(t.bestNs as string) - midNs, halfRttNs: rttNs / 2n };
-}
-
-async function getJson(url: string): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  assert.equal(res.status, 200, `${url} answered ${res.status}`);
-  return (await res.json()) as Record<string, unknown>;
 }
 
 describe('five timemesh processes on loopback', () => {

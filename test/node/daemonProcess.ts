@@ -7,6 +7,7 @@
  * A daemon that does not start in time is killed before the promise rejects, so a failed start leaves
  * no process behind; stopping the ones that started is the caller's job (SIGTERM stops one gracefully).
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -63,4 +64,11 @@ export async function startDaemon(
       reject(new Error(`node exited with ${code}: ${err}`));
     });
   });
+}
+
+/** GET a node's JSON (2 s timeout), asserting HTTP 200. */
+export async function getJson<T = Record<string, unknown>>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  assert.equal(res.status, 200, `${url} answered ${res.status}`);
+  return (await res.json()) as T;
 }

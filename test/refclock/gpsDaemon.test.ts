@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PeerResponse, TimeResponse } from '../../node/api.ts';
-import { startDaemon } from '../node/daemonProcess.ts';
+import { getJson, startDaemon } from '../node/daemonProcess.ts';
 import type { DaemonProcess } from '../node/daemonProcess.ts';
 import { PtyPair, fixtureSeconds, writeSecond } from './gpsHelpers.ts';
 
@@ -23,12 +23,6 @@ const MS = 1_000_000;
 const MS_BIG = 1_000_000n;
 /** Seconds of fixture written before the node is asked. */
 const SECONDS_WRITTEN = 8;
-
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  assert.equal(res.status, 200, `${url}: HTTP ${res.status}`);
-  return (await res.json()) as T;
-}
 
 describe('GPS in the daemon (socat pty)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'timemesh-gpsd-'));

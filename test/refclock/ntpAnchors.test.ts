@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeersResponse, StatusResponse, TimeResponse } from '../../node/api.ts';
 import { toNtpTimestamp } from '../../refclock/ntpPacket.ts';
-import { startDaemon } from '../node/daemonProcess.ts';
+import { getJson, startDaemon } from '../node/daemonProcess.ts';
 import type { DaemonProcess } from '../node/daemonProcess.ts';
 import {
   chronydMissing,
@@ -45,12 +45,6 @@ const missing = chronydMissing();
 const MS = 1e6;
 const READ_EVERY_MS = 250;
 const LIE_NS = 2_000_000_000n;
-
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  assert.equal(res.status, 200, `${url} answered ${res.status}`);
-  return (await res.json()) as T;
-}
 
 /** One /v1/time reading against the host clock read around it. */
 interface Reading {

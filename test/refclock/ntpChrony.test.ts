@@ -22,7 +22,7 @@ import type { Socket } from 'node:dgram';
 import type { ReferenceSample } from '../../node/core/types.ts';
 import { NtpClient } from '../../refclock/ntpClient.ts';
 import { hashReferenceId } from '../../refclock/ntpServer.ts';
-import { startDaemon } from '../node/daemonProcess.ts';
+import { getJson, startDaemon } from '../node/daemonProcess.ts';
 import type { DaemonProcess } from '../node/daemonProcess.ts';
 import {
   chronydMissing,
@@ -65,12 +65,6 @@ async function nodeServingNtp(
     await rm(dataDir, { recursive: true, force: true });
   };
   return { proc, ntpPort, stop };
-}
-
-async function getJson(url: string): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  assert.equal(res.status, 200, `${url} answered ${res.status}`);
-  return (await res.json()) as Record<string, unknown>;
 }
 
 // A missing chronyd is a broken test machine, not a reason to pass: .ci/run installs it.

@@ -10,15 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon } from '../node/daemonProcess.ts';
+import { getJson, startDaemon } from '../node/daemonProcess.ts';
 import type { DaemonProcess } from '../node/daemonProcess.ts';
 import { closeSocket, udpSocket } from './ntpHelpers.ts';
-
-async function getJson(url: string): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  assert.equal(res.status, 200, `${url} answered ${res.status}`);
-  return (await res.json()) as Record<string, unknown>;
-}
 
 async function freeUdpPort(): Promise<number> {
   const s = await udpSocket();
