@@ -40,6 +40,7 @@ import type { NodeSnapshot } from './core/nodeCore.ts';
 import type { CoreCounters, SourceSnapshot } from './core/types.ts';
 import { kernelClockJson, tryReadKernelClock } from '../refclock/kernelClock.ts';
 import type { KernelClockJson } from '../refclock/kernelClock.ts';
+import type { GpsStatusJson } from '../refclock/gpsMetrics.ts';
 
 /** What the API needs from the running node: TimeService's read-side methods and its counters. */
 export type ApiSource = Pick<
@@ -62,6 +63,13 @@ export interface ApiOptions {
   logger?: false | object;
   /** Registry to add the node's metrics to (the daemon's, which libp2p's metrics share); default a new one. */
   registry?: Registry;
+  /** The local reference clocks' state for /v1/status, read per request; default none configured. */
+  refclocks?: () => RefclocksStatus;
+}
+
+/** Local reference clocks in /v1/status; null for one the node does not run. */
+export interface RefclocksStatus {
+  gps: GpsStatusJson | null;
 }
 
 // ---- response shapes (the client and the dashboard read these) ----------------------------------
@@ -120,6 +128,7 @@ export interface StatusResponse {
   counters: { core: CoreCounters; service: ServiceCounters };
   /** The host's kernel clock state (adjtimex, read-only) at this request; null off Linux or on error. */
   kernel: KernelClockJson | null;
+  refclocks: RefclocksStatus;
 }
 
 export interface PeerResponse {
@@ -827,6 +836,7 @@ export function buildApi(source: ApiSource, options: ApiOptions): FastifyInstanc
         },
       },
       kernel: kernel === null ? null : kernelClockJson(kernel),
+      refclocks: options.refclocks?.() ?? { gps: null },
     };
   });
 

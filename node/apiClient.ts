@@ -266,6 +266,28 @@ export function formatStatus(s: StatusResponse): string {
     ['inbound', counts(svc.inboundRequests)],
     ['gossip', counts(svc.gossipByOutcome)],
   );
+  const gps = s.refclocks?.gps ?? null;
+  if (gps !== null) {
+    const last = gps.lastSample;
+    rows.push(
+      ['gps', `${gps.device} at ${gps.baudRate} baud, ${gps.open ? 'open' : 'closed (reopening)'}`],
+      [
+        '  last sample',
+        last === null
+          ? 'none yet'
+          : `${formatAgo(last.agoS)} ago, offset ${(last.offsetNs / 1e6).toFixed(3)} ms ± ${(last.errorNs / 1e6).toFixed(3)} ms`,
+      ],
+      ['  lines', `${gps.linesTotal} (${gps.samplesTotal} samples), dropped ${counts(gps.drops)}`],
+    );
+  }
+  const k = s.kernel;
+  rows.push([
+    'kernel clock',
+    k === null
+      ? 'unavailable (adjtimex is Linux-only)'
+      : `${k.synchronized ? 'synchronized' : 'unsynchronized (STA_UNSYNC)'}, offset ${(k.offsetNs / 1000).toFixed(3)} µs, ` +
+        `frequency ${k.frequencyPpm.toFixed(3)} ppm, max error ${k.maxErrorUs} µs, est error ${k.estErrorUs} µs`,
+  ]);
   return keyValues(rows);
 }
 

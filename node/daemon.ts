@@ -32,6 +32,7 @@ import { TimeService } from '../mesh/timeService.ts';
 import { TimemeshError } from '../hlc/errors.ts';
 import { join } from 'node:path';
 import { GpsSerial } from '../refclock/gpsSerial.ts';
+import { gpsStatusJson, registerGpsMetrics } from '../refclock/gpsMetrics.ts';
 import { NtpClient } from '../refclock/ntpClient.ts';
 import { registerNtpMetrics } from '../refclock/ntpMetrics.ts';
 import { NtpServer, hashReferenceId } from '../refclock/ntpServer.ts';
@@ -123,12 +124,32 @@ export async function startNode(
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
 
+  // Built before the API, which reads its state; started with the other anchors below.
+  const gps =
+    config.gps === null
+      ? null
+      : new GpsSerial({
+          path: config.gps.path,
+          baudRate: config.gps.baudRate,
+          fudgeNs: Math.round(config.gpsFudgeMs * 1e6),
+          clock: service,
+          sink: (sample) => service.addReferenceSample(sample),
+          onEvent: (event) => {
+            // Line outcomes are counted in snapshot(); port events are worth a log line.
+            if (event.type === 'open') log.info({ path: event.path }, 'GPS: port open');
+            else if (event.type === 'open-failed')
+              log.warn({ path: event.path, error: event.error }, 'GPS: cannot open the port, retrying');
+            else if (event.type === 'close')
+              log.warn({ path: event.path, error: event.error }, 'GPS: port closed, reopening');
+          },
+        });
   const api: FastifyInstance = buildApi(service, {
     peerId: identity.peerId,
     multiaddrs: () => libp2p.getMultiaddrs().map(String),
     ready: () => ready && service.hlcReady(),
     logger: false,
     registry: metricsRegistry,
+    refclocks: () => ({ gps: gps === null ? null : gpsStatusJson(gps.snapshot(), service.localNowNs()) }),
   });
   await api.listen({ host: config.api.host, port: config.api.port });
   const address = api.server.address();
@@ -176,24 +197,6 @@ export async function startNode(
           view: service,
           sink: (sample) => service.addReferenceSample(sample),
           log: (level, msg, fields) => log[level](fields ?? {}, msg),
-        });
-  const gps =
-    config.gps === null
-      ? null
-      : new GpsSerial({
-          path: config.gps.path,
-          baudRate: config.gps.baudRate,
-          fudgeNs: Math.round(config.gpsFudgeMs * 1e6),
-          clock: service,
-          sink: (sample) => service.addReferenceSample(sample),
-          onEvent: (event) => {
-            // Line outcomes are counted in snapshot(); port events are worth a log line.
-            if (event.type === 'open') log.info({ path: event.path }, 'GPS: port open');
-            else if (event.type === 'open-failed')
-              log.warn({ path: event.path, error: event.error }, 'GPS: cannot open the port, retrying');
-            else if (event.type === 'close')
-              log.warn({ path: event.path, error: event.error }, 'GPS: port closed, reopening');
-          },
         });
   let ntpServer: NtpServer | null = null;
   let ntpServerAddress: { host: string; port: number } | null = null;
@@ -269,6 +272,7 @@ export async function startNode(
   }
   registerNtpMetrics(metricsRegistry, { client: ntpClient, server: ntpServer });
   registerTsqMetrics(metricsRegistry, { clients: tsqClients, server: tsqServer });
+  registerGpsMetrics(metricsRegistry, gps);
   ready = true;
 
   let knownPeers = restored.knownPeers ?? [];
