@@ -3,20 +3,33 @@
  * monotonic clock (process.hrtime), so a step of the host clock (by chronyd, an admin) never makes
  * the raw oscillator jump — the core sees a smooth oscillator and measures its offset and frequency.
  *
+ * Two sources (`source`): 'monotonic' (the default: process.hrtime, CLOCK_MONOTONIC, which the kernel
+ * slews and frequency-corrects along with the system clock) and 'monotonic-raw' (CLOCK_MONOTONIC_RAW
+ * through refclock/posixClock.ts: the undisturbed hardware counter, which no adjtimex setting changes).
+ * A node that disciplines the system clock must use 'monotonic-raw' (see
+ * node/core/systemClockPolicy.ts: otherwise the kernel slews the oscillator the core measures). The raw
+ * source starts at realtime − raw measured by a bracketed read (about a microsecond; no spinning).
+ *
  * Testing aid, documented as such: `offsetNs` and `driftPpm` make this oscillator run off from the
  * host clock, so several node processes on one machine can have different clocks
  * (`--clock-offset-ms`, `--clock-drift-ppm`). They never touch the host clock.
  */
 import { TimemeshError } from '../hlc/errors.ts';
+import { monotonicRawNs, realtimeMinusRawNs } from '../refclock/posixClock.ts';
 
 export interface LocalClock {
   /** Raw oscillator reading, ns since the Unix epoch (as the oscillator believes). */
   nowNs(): bigint;
 }
 
+export type OscillatorSource = 'monotonic' | 'monotonic-raw';
+export const OSCILLATOR_SOURCES: readonly OscillatorSource[] = ['monotonic', 'monotonic-raw'];
+
 export interface HostOscillatorOptions {
   offsetNs?: number;
   driftPpm?: number;
+  /** Which host clock advances the oscillator (default 'monotonic'; see the header). */
+  source?: OscillatorSource;
 }
 
 /** The clock every real node runs on. Reads only; it has no way to set anything. */
@@ -29,12 +42,23 @@ export function hostOscillator(options: HostOscillatorOptions = {}): LocalClock 
   if (!Number.isFinite(driftPpm) || Math.abs(driftPpm) > 1000) {
     throw new TimemeshError('TM_ERR_CONFIG', `clock drift must be within ±1000 ppm (got ${driftPpm})`);
   }
-  const startMonoNs = process.hrtime.bigint();
-  const startRealNs = startMonoNs + realtimeMinusMonotonicNs() + BigInt(Math.round(offsetNs));
+  const source = options.source ?? 'monotonic';
+  if (!OSCILLATOR_SOURCES.includes(source)) {
+    throw new TimemeshError(
+      'TM_ERR_CONFIG',
+      `clock source must be one of ${OSCILLATOR_SOURCES.join(', ')} (got ${String(source)})`,
+    );
+  }
+  // Both read functions return ns on their own clock; realtime − that clock is measured once, at start.
+  const read: () => bigint = source === 'monotonic-raw' ? monotonicRawNs : () => process.hrtime.bigint();
+  const realMinusSourceNs =
+    source === 'monotonic-raw' ? realtimeMinusRawNs().offsetNs : realtimeMinusMonotonicNs();
+  const startMonoNs = read();
+  const startRealNs = startMonoNs + realMinusSourceNs + BigInt(Math.round(offsetNs));
   const scale = driftPpm * 1e-6;
   return {
     nowNs(): bigint {
-      const elapsedNs = process.hrtime.bigint() - startMonoNs;
+      const elapsedNs = read() - startMonoNs;
       const driftNs = scale === 0 ? 0n : BigInt(Math.round(Number(elapsedNs) * scale));
       return startRealNs + elapsedNs + driftNs;
     },

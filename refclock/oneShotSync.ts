@@ -21,8 +21,9 @@
  * trimming f from each end, and the error bound is the distance to the far edge of the agreed
  * interval. No majority (e.g. two servers that disagree) gives no offset at all, never a guess.
  *
- * HAZARD: nothing here changes the clock. Applying the correction needs the system-clock adapter of
- * issue #5; until it exists the command only reports.
+ * HAZARD: nothing here changes the clock. `timemesh sync --apply` (node/syncCommand.ts, root only)
+ * carries the decision out once through the system-clock adapter of issue #5 (refclock/systemClock.ts):
+ * step above the slew threshold, kernel-PLL slew below it, nothing beyond the max offset.
  */
 import { combine } from '../bft/index.ts';
 import type { SourceEstimate } from '../bft/index.ts';

@@ -2,7 +2,8 @@
  * `timemesh sync`: the pure selection and decision logic on synthetic measurements, then the real
  * command against real servers on loopback — chronyd (-x: it never touches the clock) as an NTP
  * server, a TSQ server on the host clock and one TSQ server 2 s ahead (an offset added to readings;
- * no clock is set). `--apply` must change nothing and exit 3 (no system-clock adapter yet, issue #5).
+ * no clock is set). `--apply` is tested in-process only, through `runSync(args, { control })` with the
+ * recording adapter (test/node/recordingSystemClock.ts): never against the real clock.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,9 @@ import type { UpstreamMeasurement } from '../../refclock/types.ts';
 import { chronydMissing, startChronydServer } from './ntpHelpers.ts';
 import type { ChronydServer } from './ntpHelpers.ts';
 import { MS, fakeTimeView } from './tsqHelpers.ts';
+import { SYNC_EXIT_APPLY_FAILED, SYNC_EXIT_APPLY_REFUSED, runSync } from '../../node/syncCommand.ts';
+import { SLEW_STATUS_CLEAR, SLEW_STATUS_SET, STA_UNSYNC } from '../../node/core/systemClockPolicy.ts';
+import { RecordingSystemClock } from '../node/recordingSystemClock.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/timemesh.js', import.meta.url));
 
@@ -244,19 +248,83 @@ describe('timemesh sync against real servers on loopback', () => {
     assert.equal((JSON.parse(stepped.stdout) as JsonResult).decision?.action, 'step');
   });
 
-  it('--apply exits 3 and changes nothing (no system-clock adapter yet)', async () => {
-    const run = await runCli([
-      'sync',
+  /** runSync in-process with a recording adapter; the system clock starts `behindNs` behind true time. */
+  async function applyRun(args: string[], behindNs = 0n): Promise<CliRun & { kernel: RecordingSystemClock }> {
+    const kernel = new RecordingSystemClock(() => BigInt(Date.now()) * 1_000_000n, behindNs);
+    let stdout = '';
+    let stderr = '';
+    const code = await runSync(args, {
+      control: kernel,
+      stdout: (t) => void (stdout += t),
+      stderr: (t) => void (stderr += t),
+    });
+    return { code, stdout, stderr, kernel };
+  }
+
+  it('--apply slews a small offset once through the control (kernel PLL, status bits)', async () => {
+    const run = await applyRun([
       `tsq://127.0.0.1:${tsqTrue!.port}?insecure=1`,
       '--queries',
-      '1',
+      '2',
       '--apply',
+      '--json',
     ]);
-    assert.equal(run.code, 3, run.stderr);
-    assert.match(
-      run.stderr,
-      /--apply needs the system-clock adapter \(issue #5\), not available in this version; nothing was changed/,
+    assert.equal(run.code, 0, run.stderr);
+    const r = JSON.parse(run.stdout) as JsonResult & { apply: { action: string } };
+    assert.equal(r.dryRun, false);
+    assert.equal(r.applied, true);
+    assert.equal(r.apply.action, 'slew');
+    assert.equal(run.kernel.calls.length, 1, JSON.stringify(run.kernel.calls.map((c) => c.op)));
+    const call = run.kernel.calls[0]!;
+    assert.ok(call.op === 'adjust', `expected adjust, got ${call.op}`);
+    const a = call.adjustment;
+    assert.ok(Math.abs(a.offsetNs! - r.combined!.offsetMs * MS) <= 1, `offset ${a.offsetNs}`);
+    assert.deepEqual(a.status, { set: SLEW_STATUS_SET, clear: SLEW_STATUS_CLEAR });
+    assert.equal(a.timeConstant, 2);
+    assert.equal(a.frequencyPpm, undefined, 'a one-shot sync leaves the frequency alone');
+    assert.ok(a.maxErrorUs! >= Math.abs(a.offsetNs!) / 1000, `maxerror ${a.maxErrorUs} µs`);
+  });
+
+  it('--apply steps above the slew threshold, then sets maxerror and clears STA_UNSYNC', async () => {
+    const ahead = `tsq://127.0.0.1:${tsqAhead!.port}?insecure=1`;
+    const run = await applyRun([ahead, '--queries', '2', '--max-offset-ms', '5000', '--apply']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /applied: step the clock by -?\d+\.\d{3} ms/);
+    assert.deepEqual(
+      run.kernel.calls.map((c) => c.op),
+      ['step', 'adjust'],
     );
+    const step = run.kernel.calls[0]!;
+    assert.ok(step.op === 'step', 'step first');
+    const stepMs = Number(step.deltaNs) / MS;
+    assert.ok(Math.abs(stepMs - 2000) <= 50, `stepped ${stepMs} ms`);
+    const after = run.kernel.calls[1]!;
+    assert.ok(after.op === 'adjust', 'then adjust');
+    assert.deepEqual(after.adjustment.status, { set: 0, clear: STA_UNSYNC });
+    assert.equal(after.adjustment.offsetNs, undefined, 'no slew after a step');
+    assert.equal(run.kernel.read().synchronized, true);
+  });
+
+  it('--apply refuses beyond --max-offset-ms (exit 4) and fails on EPERM (exit 3), changing nothing', async () => {
+    const ahead = `tsq://127.0.0.1:${tsqAhead!.port}?insecure=1`;
+    const refused = await applyRun([ahead, '--queries', '1', '--apply']);
+    assert.equal(refused.code, SYNC_EXIT_APPLY_REFUSED, refused.stderr);
+    assert.equal(SYNC_EXIT_APPLY_REFUSED, 4);
+    assert.match(refused.stderr, /beyond --max-offset-ms \(1000\); not applied; nothing was changed/);
+    assert.deepEqual(refused.kernel.calls, []);
+
+    const kernel = new RecordingSystemClock(() => BigInt(Date.now()) * 1_000_000n, 0n);
+    kernel.failWith = RecordingSystemClock.eperm;
+    let stderr = '';
+    const code = await runSync([`tsq://127.0.0.1:${tsqTrue!.port}?insecure=1`, '--queries', '1', '--apply'], {
+      control: kernel,
+      stdout: () => {},
+      stderr: (t) => void (stderr += t),
+    });
+    assert.equal(code, SYNC_EXIT_APPLY_FAILED, stderr);
+    assert.equal(SYNC_EXIT_APPLY_FAILED, 3);
+    assert.match(stderr, /slew failed: .*needs root or CAP_SYS_TIME; nothing was changed/);
+    assert.equal(kernel.calls.length, 1, 'one attempt');
   });
 
   it('exits 1 when no server answers and 2 on a bad URL, naming the argument', async () => {
