@@ -41,6 +41,8 @@ import type { CoreCounters, SourceSnapshot } from './core/types.ts';
 import { kernelClockJson, tryReadKernelClock } from '../refclock/kernelClock.ts';
 import type { KernelClockJson } from '../refclock/kernelClock.ts';
 import type { GpsStatusJson } from '../refclock/gpsMetrics.ts';
+import type { PpsStatusJson } from '../refclock/ppsMetrics.ts';
+import type { SystemClockDisciplineSnapshot } from './systemClockDiscipline.ts';
 
 /** What the API needs from the running node: TimeService's read-side methods and its counters. */
 export type ApiSource = Pick<
@@ -65,11 +67,14 @@ export interface ApiOptions {
   registry?: Registry;
   /** The local reference clocks' state for /v1/status, read per request; default none configured. */
   refclocks?: () => RefclocksStatus;
+  /** The system-clock discipline's state for /v1/status; default none (not disciplining). */
+  systemClock?: () => SystemClockDisciplineSnapshot | null;
 }
 
 /** Local reference clocks in /v1/status; null for one the node does not run. */
 export interface RefclocksStatus {
   gps: GpsStatusJson | null;
+  pps: PpsStatusJson | null;
 }
 
 // ---- response shapes (the client and the dashboard read these) ----------------------------------
@@ -129,6 +134,8 @@ export interface StatusResponse {
   /** The host's kernel clock state (adjtimex, read-only) at this request; null off Linux or on error. */
   kernel: KernelClockJson | null;
   refclocks: RefclocksStatus;
+  /** The system-clock discipline (--discipline-system-clock / --discipline-dry-run), or null when off. */
+  systemClock: SystemClockDisciplineSnapshot | null;
 }
 
 export interface PeerResponse {
@@ -836,7 +843,8 @@ export function buildApi(source: ApiSource, options: ApiOptions): FastifyInstanc
         },
       },
       kernel: kernel === null ? null : kernelClockJson(kernel),
-      refclocks: options.refclocks?.() ?? { gps: null },
+      refclocks: options.refclocks?.() ?? { gps: null, pps: null },
+      systemClock: options.systemClock?.() ?? null,
     };
   });
 

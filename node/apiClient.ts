@@ -280,6 +280,43 @@ export function formatStatus(s: StatusResponse): string {
       ['  lines', `${gps.linesTotal} (${gps.samplesTotal} samples), dropped ${counts(gps.drops)}`],
     );
   }
+  const pps = s.refclocks?.pps ?? null;
+  if (pps !== null) {
+    const last = pps.lastSample;
+    rows.push(
+      ['pps', `${pps.device} (${pps.method}), ${pps.running ? 'running' : 'stopped'}`],
+      [
+        '  last sample',
+        last === null
+          ? 'none yet'
+          : `${formatAgo(last.agoS)} ago, offset ${(last.offsetNs / 1e6).toFixed(6)} ms ± ${last.errorNs} ns`,
+      ],
+      [
+        '  edges',
+        `${pps.edgesTotal} (${pps.samplesTotal} samples), dropped ${counts(pps.drops)}, timeouts ${pps.fetchTimeoutsTotal}, errors ${pps.readerErrorsTotal}`,
+      ],
+    );
+  }
+  const sc = s.systemClock ?? null;
+  if (sc !== null) {
+    const a = sc.lastAction;
+    rows.push(
+      [
+        'system clock',
+        `${sc.dryRun ? 'discipline DRY RUN (changes nothing)' : 'disciplined'}, ${sc.running ? 'running' : 'stopped'}`,
+      ],
+      [
+        '  last tick',
+        a === null
+          ? 'none yet'
+          : `${a.type}${Number.isFinite(a.offsetNs) ? `, system clock ${a.offsetNs >= 0 ? 'behind' : 'ahead'} by ${(Math.abs(a.offsetNs) / 1e6).toFixed(3)} ms` : ''}: ${a.reason}`,
+      ],
+      [
+        '  actions',
+        `${sc.steps} steps, ${sc.slews} slews, ${sc.refusals} refused, ${sc.holds} held, ${sc.errors} errors`,
+      ],
+    );
+  }
   const k = s.kernel;
   rows.push([
     'kernel clock',

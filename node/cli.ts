@@ -33,7 +33,7 @@ commands:
   sim-suite [DIR]       run every scenario in DIR (default sim/scenarios) with --check
   sync URL… [--queries N] [--max-offset-ms MS] [--slew-threshold-ms MS] [--apply] [--json]
                         query ntp:// and tsq:// servers once, reject outliers, print the offset
-                        and what would be done (slew/step/refuse); a dry run (--apply: issue #5)
+                        and what would be done (slew/step/refuse); a dry run unless --apply (root)
   help                  show this text
 
 start options (flags override TIMEMESH_* environment variables, which override the config file):
@@ -52,6 +52,14 @@ start options (flags override TIMEMESH_* environment variables, which override t
   --serve-tsq HOST:PORT      answer TSQ clients on this QUIC address (default off; self-signed cert in DATA_DIR/tsq)
   --gps DEVICE[:BAUD]        read a GPS receiver's NMEA on this serial device (default off; baud 9600)
   --gps-fudge-ms MS          the receiver's sentence delay, added to GPS samples (default 0, within ±1000)
+  --pps DEVICE               a PPS device (/dev/ppsN, else /sys/class/pps); each pulse is labelled with
+                             the GPS second (or the node's time when within ±0.4 s) (default off)
+  --pps-fudge-ns NS          cable and receiver delay, added to PPS samples (default 0)
+  --discipline-system-clock  keep this host's system clock on the node's time: slew, step when off by
+                             more than --step-threshold-ms (default 128), refuse beyond --max-offset-ms
+                             (default 1000; "off" = no limit), never step back more than
+                             --max-backward-step-ms (default 1000; 0 = slew back instead). Root only
+  --discipline-dry-run       with the above: only log what would be done to the system clock
   --poll-peers K, --fault-tolerance F, --min-poll-s S, --max-poll-s S
   --inbound-requests-per-second N, --log-level LEVEL, --reset-state
   --clock-offset-ms MS, --clock-drift-ppm PPM

@@ -121,16 +121,30 @@ export interface NodeConfig {
   core: NodeCoreOverrides;
   /** Inbound sample requests allowed per peer per second (token bucket, burst twice that). */
   inboundRequestsPerSecond: number;
-  /** Upstream servers the node anchors to (NTP now; TSQ parsed, wired later). */
+  /** Upstream servers the node anchors to (NTP and TSQ). */
   anchors: AnchorUrl[];
   /** Where the NTP server listens (UDP); null: off. */
   serveNtp: { host: string; port: number } | null;
-  /** Where the TSQ server listens (QUIC over UDP); null: off. Parsed and validated, not acted on yet. */
+  /** Where the TSQ server listens (QUIC over UDP); null: off. */
   serveTsq: { host: string; port: number } | null;
   /** GPS receiver (NMEA over a serial port, refclock/gpsSerial.ts); null: off. */
   gps: { path: string; baudRate: number } | null;
   /** Receiver sentence delay added to every GPS sample's offset, ms (see refclock/gpsSource.ts). */
   gpsFudgeMs: number;
+  /** PPS device (Linux PPS API, refclock/ppsDevice.ts), paired with the GPS's seconds; null: off. */
+  pps: string | null;
+  /** Cable and receiver delay added to every PPS sample's offset, ns. */
+  ppsFudgeNs: number;
+  /** Discipline the host's system clock (root only; see node/systemClockDiscipline.ts). */
+  disciplineSystemClock: boolean;
+  /** With disciplineSystemClock: log what would be done and change nothing. */
+  disciplineDryRun: boolean;
+  /** Step the system clock when it is off by more than this, ms (slew below). */
+  stepThresholdMs: number;
+  /** Refuse to correct the system clock when it is off by more than this, ms; null: no limit. */
+  maxOffsetMs: number | null;
+  /** Never step the system clock backwards by more than this, ms (slew instead). */
+  maxBackwardStepMs: number;
   /** From --reset-state only: start with empty persisted state (see node/stateStore.ts). */
   resetState: boolean;
   /** The config file read, as given, or null. */
@@ -205,6 +219,11 @@ export const GPS_BAUD_RATES: readonly number[] = Object.freeze([
 ]);
 export const GPS_DEFAULT_BAUD_RATE = 9600;
 export const GPS_FUDGE_MS_MAX = 1000;
+/** PPS fudge limit: cable and receiver delays are ns to µs; 100 ms is a unit mistake. */
+export const PPS_FUDGE_NS_MAX = 100_000_000;
+export const STEP_THRESHOLD_MS_DEFAULT = 128;
+export const MAX_OFFSET_MS_DEFAULT = 1000;
+export const MAX_BACKWARD_STEP_MS_DEFAULT = 1000;
 /** Poll exponents an ntp:// anchor may ask for: chrony's lowest, and the highest whose interval (512 s)
  * is shorter than the 600 s after which the core stops using a sample (node/core/config.ts). */
 export const ANCHOR_MIN_POLL_MIN = -6;
@@ -440,6 +459,25 @@ const anchorField = z.string({ error: `expected ${ANCHOR_EXPECTED}` }).transform
   return z.NEVER;
 });
 
+const PPS_EXPECTED = 'an absolute PPS device path such as /dev/pps0';
+const ppsField = z
+  .string({ error: `expected ${PPS_EXPECTED}, or "off"` })
+  .refine((text) => isAbsolute(text.trim()) && !/\s/.test(text.trim()), {
+    error: `expected ${PPS_EXPECTED}, or "off"`,
+  });
+
+/** true/false in a file; in flags a bare switch; in the environment true/false/yes/no/on/off/1/0. */
+function booleanField() {
+  const error = 'expected true or false';
+  return z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const t = v.trim().toLowerCase();
+    if (['true', 'yes', 'on', '1'].includes(t)) return true;
+    if (['false', 'no', 'off', '0'].includes(t)) return false;
+    return v;
+  }, z.boolean({ error }));
+}
+
 const GPS_EXPECTED =
   'DEVICE[:BAUD], an absolute serial device path such as /dev/ttyUSB0 or /dev/ttyACM0:4800';
 const gpsField = z.string({ error: `expected ${GPS_EXPECTED}, or "off"` }).transform((text, ctx) => {
@@ -625,6 +663,49 @@ const FILE_SHAPE = {
   )
     .describe("The receiver's sentence delay, added to every GPS sample's offset, in ms; default 0.")
     .optional(),
+  pps: orKeyword('off', ppsField)
+    .describe(
+      "PPS device (Linux PPS API), e.g. /dev/pps0; its edges are labelled with the GPS receiver's seconds (needs gps). Default off.",
+    )
+    .optional(),
+  ppsFudgeNs: intField(
+    `an integer number of nanoseconds within ±${PPS_FUDGE_NS_MAX}`,
+    (n) => Math.abs(n) <= PPS_FUDGE_NS_MAX,
+  )
+    .describe('Cable and receiver delay added to every PPS sample, in ns; default 0.')
+    .optional(),
+  disciplineSystemClock: booleanField()
+    .describe(
+      "Discipline the host's system clock from the node's time: slew, step above stepThresholdMs. Root only (CAP_SYS_TIME). Default false.",
+    )
+    .optional(),
+  disciplineDryRun: booleanField()
+    .describe('With disciplineSystemClock: only log what would be done to the system clock. Default false.')
+    .optional(),
+  stepThresholdMs: numberField(
+    'a number of milliseconds from 0.001 to 1000000',
+    (n) => n >= 0.001 && n <= 1e6,
+  )
+    .describe(
+      `Step the system clock when it is off by more than this, in ms; default ${STEP_THRESHOLD_MS_DEFAULT}.`,
+    )
+    .optional(),
+  maxOffsetMs: orKeyword(
+    'off',
+    numberField('a number of milliseconds from 1 to 86400000, or "off"', (n) => n >= 1 && n <= 86_400_000),
+  )
+    .describe(
+      `Refuse to correct the system clock when it is off by more than this, in ms ("off": no limit); default ${MAX_OFFSET_MS_DEFAULT}.`,
+    )
+    .optional(),
+  maxBackwardStepMs: numberField(
+    'a number of milliseconds from 0 to 86400000',
+    (n) => n >= 0 && n <= 86_400_000,
+  )
+    .describe(
+      `Never step the system clock backwards by more than this, in ms (slew instead; 0: never step back); default ${MAX_BACKWARD_STEP_MS_DEFAULT}.`,
+    )
+    .optional(),
 };
 
 /** The config file's schema (also what flags and the environment are validated against). */
@@ -654,11 +735,13 @@ export interface SettingSpec {
   env: string;
   list: boolean;
   numeric: boolean;
+  /** A switch: a bare flag (--x) means true; the environment and files say true or false. */
+  boolean: boolean;
 }
 
 function spec(
   path: SettingSpec['path'],
-  kind: 'text' | 'list' | 'number' = 'text',
+  kind: 'text' | 'list' | 'number' | 'boolean' = 'text',
   flag?: string,
 ): SettingSpec {
   const name = path[path.length - 1] ?? '';
@@ -669,6 +752,7 @@ function spec(
     env: `TIMEMESH_${words.join('_').toUpperCase()}`,
     list: kind === 'list',
     numeric: kind === 'number',
+    boolean: kind === 'boolean',
   };
 }
 
@@ -696,6 +780,13 @@ export const NODE_SETTINGS: readonly SettingSpec[] = Object.freeze([
   spec(['serveTsq']),
   spec(['gps']),
   spec(['gpsFudgeMs'], 'number'),
+  spec(['pps']),
+  spec(['ppsFudgeNs'], 'number'),
+  spec(['disciplineSystemClock'], 'boolean'),
+  spec(['disciplineDryRun'], 'boolean'),
+  spec(['stepThresholdMs'], 'number'),
+  spec(['maxOffsetMs'], 'number'),
+  spec(['maxBackwardStepMs'], 'number'),
 ]);
 
 /** Names the environment is read for: the settings' variables and TIMEMESH_CONFIG. */
@@ -738,6 +829,13 @@ export const NODE_FLAG_OPTIONS = {
   'serve-tsq': { type: 'string' },
   gps: { type: 'string' },
   'gps-fudge-ms': { type: 'string' },
+  pps: { type: 'string' },
+  'pps-fudge-ns': { type: 'string' },
+  'discipline-system-clock': { type: 'boolean' },
+  'discipline-dry-run': { type: 'boolean' },
+  'step-threshold-ms': { type: 'string' },
+  'max-offset-ms': { type: 'string' },
+  'max-backward-step-ms': { type: 'string' },
 } as const;
 
 /** Flag values as parseArgs returns them, keyed by flag name without the dashes. */
@@ -825,6 +923,7 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
   const dataDirPick = pick('dataDir');
   const swarmKeyPick = pick('swarmKey');
   const anchorsPick = pick('anchors');
+  const maxOffsetPick = pick('maxOffsetMs');
   const core: NodeCoreOverrides = {};
   const coreSources: Record<string, string> = {};
   for (const key of Object.keys(CORE_SHAPE) as CoreKey[]) {
@@ -864,6 +963,13 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
     serveTsq: copyAddress(pick('serveTsq')?.value),
     gps: copyGps(pick('gps')?.value),
     gpsFudgeMs: pick('gpsFudgeMs')?.value ?? 0,
+    pps: pick('pps')?.value?.trim() ?? null,
+    ppsFudgeNs: pick('ppsFudgeNs')?.value ?? 0,
+    disciplineSystemClock: pick('disciplineSystemClock')?.value ?? false,
+    disciplineDryRun: pick('disciplineDryRun')?.value ?? false,
+    stepThresholdMs: pick('stepThresholdMs')?.value ?? STEP_THRESHOLD_MS_DEFAULT,
+    maxOffsetMs: maxOffsetPick === undefined ? MAX_OFFSET_MS_DEFAULT : (maxOffsetPick.value ?? null),
+    maxBackwardStepMs: pick('maxBackwardStepMs')?.value ?? MAX_BACKWARD_STEP_MS_DEFAULT,
     resetState: flags['reset-state'] === true,
     configFile: input.file?.path ?? null,
     sources,
@@ -1010,7 +1116,8 @@ function flagValues(flags: NodeFlags, issues: string[]): StringValues {
       continue;
     }
     if (typeof value === 'boolean') {
-      issues.push(`flag --${name}: expected a value, got none`);
+      if (s.boolean) put(out, s, String(value), `flag --${name}`);
+      else issues.push(`flag --${name}: expected a value, got none`);
       continue;
     }
     put(out, s, typeof value === 'string' ? value : [...value], `flag --${name}`);

@@ -20,6 +20,13 @@
  * every valid second goes to the core as a reference sample (kind 'gps', refId `gps:<device>`), with
  * the configured fudge. A device that is missing or goes away is not fatal: the driver retries in the
  * background (its open failures are logged at warn), so a receiver plugged in later is picked up.
+ * With --pps DEVICE, PPS edges labelled with the GPS's seconds become the node's precise reference
+ * (node/localRefclocks.ts); a PPS device that cannot be opened stops the start with its reason.
+ *
+ * System clock (issue #5): with --discipline-system-clock (root only, checked before anything
+ * starts) a SystemClockDiscipline keeps CLOCK_REALTIME on the node's time once a second; with
+ * --discipline-dry-run it only logs what it would do. Either way the node's own oscillator then runs
+ * on CLOCK_MONOTONIC_RAW, which the kernel's slewing does not touch (see node/core/systemClockPolicy.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -31,8 +38,8 @@ import { createSigner } from '../mesh/signing.ts';
 import { TimeService } from '../mesh/timeService.ts';
 import { TimemeshError } from '../hlc/errors.ts';
 import { join } from 'node:path';
-import { GpsSerial } from '../refclock/gpsSerial.ts';
-import { gpsStatusJson, registerGpsMetrics } from '../refclock/gpsMetrics.ts';
+import type { GpsSerial } from '../refclock/gpsSerial.ts';
+import type { PpsDriver } from '../refclock/ppsDriver.ts';
 import { NtpClient } from '../refclock/ntpClient.ts';
 import { registerNtpMetrics } from '../refclock/ntpMetrics.ts';
 import { NtpServer, hashReferenceId } from '../refclock/ntpServer.ts';
@@ -45,6 +52,10 @@ import { DEFAULT_CORE_CONFIG } from './core/config.ts';
 import { buildApi } from './api.ts';
 import type { NodeConfig } from './config.ts';
 import { loadOrCreateIdentity } from './identity.ts';
+import { LocalRefclocks } from './localRefclocks.ts';
+import { SystemClockDiscipline } from './systemClockDiscipline.ts';
+import { registerSystemClockMetrics } from './systemClockMetrics.ts';
+import { createKernelSystemClock, requireClockPrivileges } from '../refclock/systemClock.ts';
 import { bootstrapWithKnownPeers, collectKnownPeers } from './knownPeers.ts';
 import { hostOscillator } from './localClock.ts';
 import { StateStore } from './stateStore.ts';
@@ -75,6 +86,10 @@ export interface RunningNode {
   tsqServer: { host: string; port: number } | null;
   /** The GPS driver (counters in snapshot()), or null when --gps is off. */
   gps: GpsSerial | null;
+  /** The PPS driver (counters in snapshot()), or null when --pps is off. */
+  pps: PpsDriver | null;
+  /** The system-clock discipline, or null when neither --discipline-system-clock nor --discipline-dry-run. */
+  discipline: SystemClockDiscipline | null;
   stop(): Promise<void>;
 }
 
@@ -82,6 +97,9 @@ export async function startNode(
   config: NodeConfig,
   log: Logger = createLogger(config.logLevel),
 ): Promise<RunningNode> {
+  // Refuse first, before anything is created or listens: disciplining needs root (a dry run does not).
+  const disciplining = config.disciplineSystemClock || config.disciplineDryRun;
+  if (config.disciplineSystemClock && !config.disciplineDryRun) requireClockPrivileges();
   const identity = await loadOrCreateIdentity(config.dataDir);
   log.info({ peerId: identity.peerId, created: identity.created, dataDir: config.dataDir }, 'identity');
   const store = new StateStore(config.dataDir, { reset: config.resetState });
@@ -108,7 +126,12 @@ export async function startNode(
   let ready = false;
   const service = new TimeService({
     libp2p,
-    clock: hostOscillator({ offsetNs: config.clockOffsetMs * 1e6, driftPpm: config.clockDriftPpm }),
+    clock: hostOscillator({
+      offsetNs: config.clockOffsetMs * 1e6,
+      driftPpm: config.clockDriftPpm,
+      // The discipline slews CLOCK_MONOTONIC along with realtime; the node must not run on what it steers.
+      source: disciplining ? 'monotonic-raw' : 'monotonic',
+    }),
     signer: createSigner(identity.privateKey, identity.peerId),
     network: config.network,
     core: { ...config.core, localStratum: config.localStratum },
@@ -124,32 +147,37 @@ export async function startNode(
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
 
-  // Built before the API, which reads its state; started with the other anchors below.
-  const gps =
-    config.gps === null
-      ? null
-      : new GpsSerial({
-          path: config.gps.path,
-          baudRate: config.gps.baudRate,
-          fudgeNs: Math.round(config.gpsFudgeMs * 1e6),
-          clock: service,
-          sink: (sample) => service.addReferenceSample(sample),
-          onEvent: (event) => {
-            // Line outcomes are counted in snapshot(); port events are worth a log line.
-            if (event.type === 'open') log.info({ path: event.path }, 'GPS: port open');
-            else if (event.type === 'open-failed')
-              log.warn({ path: event.path, error: event.error }, 'GPS: cannot open the port, retrying');
-            else if (event.type === 'close')
-              log.warn({ path: event.path, error: event.error }, 'GPS: port closed, reopening');
-          },
-        });
+  // Built before the API, which reads their state; started with the other anchors below.
+  const refclocks = new LocalRefclocks(
+    { gps: config.gps, gpsFudgeMs: config.gpsFudgeMs, pps: config.pps, ppsFudgeNs: config.ppsFudgeNs },
+    service,
+    (level, msg, fields) => log[level](fields ?? {}, msg),
+  );
+  const discipline = disciplining
+    ? new SystemClockDiscipline({
+        control: createKernelSystemClock({ allowChanges: !config.disciplineDryRun }),
+        view: {
+          localNowNs: () => service.localNowNs(),
+          serveTime: (localNs) => service.serveTime(localNs),
+          oscillatorFrequencyPpm: () => service.snapshot().frequencyPpm,
+        },
+        policy: {
+          stepThresholdNs: Math.round(config.stepThresholdMs * 1e6),
+          maxOffsetNs: config.maxOffsetMs === null ? null : Math.round(config.maxOffsetMs * 1e6),
+          maxBackwardStepNs: Math.round(config.maxBackwardStepMs * 1e6),
+        },
+        dryRun: config.disciplineDryRun,
+        log: (level, msg, fields) => log[level](fields, msg),
+      })
+    : null;
   const api: FastifyInstance = buildApi(service, {
     peerId: identity.peerId,
     multiaddrs: () => libp2p.getMultiaddrs().map(String),
     ready: () => ready && service.hlcReady(),
     logger: false,
     registry: metricsRegistry,
-    refclocks: () => ({ gps: gps === null ? null : gpsStatusJson(gps.snapshot(), service.localNowNs()) }),
+    refclocks: () => refclocks.status(),
+    systemClock: () => discipline?.snapshot() ?? null,
   });
   await api.listen({ host: config.api.host, port: config.api.port });
   const address = api.server.address();
@@ -205,10 +233,8 @@ export async function startNode(
       await ntpClient.start();
       log.info({ servers: ntpAnchors.map((a) => a.url) }, 'NTP anchors: polling');
     }
-    if (gps !== null) {
-      gps.start();
-      log.info({ path: gps.path, baudRate: gps.baudRate, fudgeMs: config.gpsFudgeMs }, 'GPS: reading NMEA');
-    }
+    await refclocks.start();
+    discipline?.start();
     for (const client of tsqClients) client.start((sample) => service.addReferenceSample(sample));
     if (tsqClients.length > 0)
       log.info({ servers: tsqClients.map((c) => c.server.url) }, 'TSQ anchors: polling');
@@ -261,7 +287,8 @@ export async function startNode(
       log.info(ntpServerAddress, 'NTP server: listening');
     }
   } catch (err) {
-    await gps?.stop();
+    discipline?.stop();
+    await refclocks.stop();
     await tsqServer?.stop();
     await Promise.all(tsqClients.map((c) => c.stop()));
     await ntpClient?.stop();
@@ -272,7 +299,8 @@ export async function startNode(
   }
   registerNtpMetrics(metricsRegistry, { client: ntpClient, server: ntpServer });
   registerTsqMetrics(metricsRegistry, { clients: tsqClients, server: tsqServer });
-  registerGpsMetrics(metricsRegistry, gps);
+  refclocks.registerMetrics(metricsRegistry);
+  registerSystemClockMetrics(metricsRegistry, discipline);
   ready = true;
 
   let knownPeers = restored.knownPeers ?? [];
@@ -298,7 +326,8 @@ export async function startNode(
     await tsqServer?.stop();
     await ntpClient?.stop();
     await Promise.all(tsqClients.map((c) => c.stop()));
-    await gps?.stop();
+    discipline?.stop();
+    await refclocks.stop();
     await service.stop();
     await api.close();
     await libp2p.stop();
@@ -313,7 +342,9 @@ export async function startNode(
     ntpClient,
     ntpServer: ntpServerAddress,
     tsqServer: tsqServer === null ? null : { host: tsqServer.host, port: tsqServer.port },
-    gps,
+    gps: refclocks.gps,
+    pps: refclocks.pps,
+    discipline,
     stop,
   };
 }

@@ -102,3 +102,32 @@ export { GPS_NMEA_ERROR_NS_DEFAULT, GPS_SOURCE_DROP_REASONS, GpsSource } from '.
 export type { GpsDropReason, GpsSourceConfig, GpsSourceOutcome, GpsSourceSnapshot } from './gpsSource.ts';
 export { GpsSerial } from './gpsSerial.ts';
 export type { GpsSerialEvent, GpsSerialOptions, GpsSerialSnapshot } from './gpsSerial.ts';
+export { gpsStatusJson, registerGpsMetrics } from './gpsMetrics.ts';
+export type { GpsStatusJson } from './gpsMetrics.ts';
+
+// PPS (issue #5): the Linux PPS API (ioctl, sysfs fallback), edge pairing, the driver.
+export { PpsError, SysfsPpsReader, openPpsDevice, parsePpsSysfsAssert } from './ppsDevice.ts';
+export type { OpenPpsOptions, PpsEdge, PpsEdgeReader, PpsErrorCode } from './ppsDevice.ts';
+export { PPS_DROP_REASONS, PPS_ERROR_NS_DEFAULT, PpsSource } from './ppsSource.ts';
+export type {
+  PpsCoarseTime,
+  PpsDropReason,
+  PpsSourceConfig,
+  PpsSourceOutcome,
+  PpsSourceSnapshot,
+} from './ppsSource.ts';
+export { PpsDriver } from './ppsDriver.ts';
+export type { PpsDriverEvent, PpsDriverOptions, PpsDriverSnapshot, RealtimeToLocal } from './ppsDriver.ts';
+export { ppsStatusJson, registerPpsMetrics } from './ppsMetrics.ts';
+export type { PpsStatusJson } from './ppsMetrics.ts';
+
+// Clocks through koffi: clock_gettime, and the system clock's (opt-in) control.
+export { CLOCK_IDS, PosixClockError, monotonicRawNs, realtimeMinusRawNs, realtimeNs } from './posixClock.ts';
+export {
+  SystemClockError,
+  createKernelSystemClock,
+  encodeTimexAdjustment,
+  hasCapSysTime,
+  requireClockPrivileges,
+} from './systemClock.ts';
+export type { KernelAdjustment, SystemClockControl, SystemClockErrorCode } from './systemClock.ts';

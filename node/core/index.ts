@@ -15,6 +15,13 @@ export type { ExchangeEvaluation } from './exchange.ts';
 export { NodeCore } from './nodeCore.ts';
 export type { NodeCoreOptions, NodeSnapshot } from './nodeCore.ts';
 export { fillSelection } from './peerSelection.ts';
+export { DEFAULT_SYSTEM_CLOCK_POLICY, SystemClockPolicy } from './systemClockPolicy.ts';
+export type {
+  SystemClockAction,
+  SystemClockInput,
+  SystemClockPolicyConfig,
+  SystemClockSlew,
+} from './systemClockPolicy.ts';
 export type { Candidate } from './peerSelection.ts';
 export type {
   Announcement,

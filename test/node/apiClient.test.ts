@@ -214,7 +214,8 @@ const STATUS: StatusResponse = {
   pollIntervalS: 16,
   uncertaintyNs: '250000',
   kernel: null,
-  refclocks: { gps: null },
+  refclocks: { gps: null, pps: null },
+  systemClock: null,
   hlc: '1795435200123456789.3.me',
   selected: ['h0', 'h1', 'h2'],
   lastRound: {

@@ -80,6 +80,13 @@ describe('defaults', () => {
     assert.equal(c.inboundRequestsPerSecond, 10);
     assert.equal(c.gps, null);
     assert.equal(c.gpsFudgeMs, 0);
+    assert.equal(c.pps, null);
+    assert.equal(c.ppsFudgeNs, 0);
+    assert.equal(c.disciplineSystemClock, false);
+    assert.equal(c.disciplineDryRun, false);
+    assert.equal(c.stepThresholdMs, 128);
+    assert.equal(c.maxOffsetMs, 1000);
+    assert.equal(c.maxBackwardStepMs, 1000);
     assert.equal(c.resetState, false);
     assert.equal(c.configFile, null);
     assert.ok(Object.values(c.sources).every((s) => s === 'default'));
@@ -254,6 +261,63 @@ describe('strings from flags and the environment', () => {
     assert.equal(resolveWith({ flags: { gps: 'off' }, ...file({ gps: '/dev/ttyS0' }) }).gps, null);
     const c = resolveWith({ flags: { gps: '/dev/ttyS0' } });
     assert.equal(c.sources['gps'], 'flag --gps');
+  });
+
+  it('parses --pps DEVICE and --pps-fudge-ns, and rejects a relative device or a fudge in the wrong unit', () => {
+    assert.equal(resolveWith({ flags: { pps: '/dev/pps0' } }).pps, '/dev/pps0');
+    assert.equal(resolveWith({ env: { TIMEMESH_PPS: '/dev/pps1' } }).pps, '/dev/pps1');
+    assert.equal(resolveWith({ flags: { pps: 'off' }, ...file({ pps: '/dev/pps0' }) }).pps, null);
+    assert.equal(resolveWith(file({ ppsFudgeNs: -350 })).ppsFudgeNs, -350);
+    assertRejected(
+      { flags: { pps: 'pps0' } },
+      'flag --pps: expected an absolute PPS device path such as /dev/pps0, or "off", got "pps0"',
+    );
+    assertRejected(
+      { flags: { 'pps-fudge-ns': '2e8' } },
+      'flag --pps-fudge-ns: expected an integer number of nanoseconds within ±100000000, got "2e8"',
+    );
+  });
+
+  it('takes --discipline-system-clock and --discipline-dry-run as switches, and true/false elsewhere', () => {
+    const c = resolveWith({ flags: { 'discipline-system-clock': true, 'discipline-dry-run': true } });
+    assert.equal(c.disciplineSystemClock, true);
+    assert.equal(c.disciplineDryRun, true);
+    assert.equal(c.sources['disciplineSystemClock'], 'flag --discipline-system-clock');
+    assert.equal(
+      resolveWith({ env: { TIMEMESH_DISCIPLINE_SYSTEM_CLOCK: 'yes' } }).disciplineSystemClock,
+      true,
+    );
+    assert.equal(
+      resolveWith({ env: { TIMEMESH_DISCIPLINE_SYSTEM_CLOCK: '0' } }).disciplineSystemClock,
+      false,
+    );
+    assert.equal(resolveWith(file({ disciplineSystemClock: true })).disciplineSystemClock, true);
+    assertRejected(
+      { env: { TIMEMESH_DISCIPLINE_SYSTEM_CLOCK: 'sometimes' } },
+      'environment TIMEMESH_DISCIPLINE_SYSTEM_CLOCK: expected true or false, got "sometimes"',
+    );
+    assertRejected(
+      file({ disciplineDryRun: 'maybe' }),
+      'config file timemesh.yaml: disciplineDryRun: expected true or false, got "maybe"',
+    );
+  });
+
+  it('parses the step threshold, the max offset ("off": no limit) and the backward step limit', () => {
+    const c = resolveWith({
+      flags: { 'step-threshold-ms': '0.5', 'max-offset-ms': 'off', 'max-backward-step-ms': '0' },
+    });
+    assert.equal(c.stepThresholdMs, 0.5);
+    assert.equal(c.maxOffsetMs, null);
+    assert.equal(c.maxBackwardStepMs, 0);
+    assert.equal(resolveWith({ env: { TIMEMESH_MAX_OFFSET_MS: '5000' } }).maxOffsetMs, 5000);
+    assertRejected(
+      { flags: { 'step-threshold-ms': '0' } },
+      'flag --step-threshold-ms: expected a number of milliseconds from 0.001 to 1000000, got "0"',
+    );
+    assertRejected(
+      { flags: { 'max-backward-step-ms': '-1' } },
+      'flag --max-backward-step-ms: expected a number of milliseconds from 0 to 86400000, got "-1"',
+    );
   });
 
   it('rejects a relative GPS device, an odd baud rate and a fudge beyond ±1000 ms, naming the flag', () => {
@@ -496,7 +560,7 @@ describe('strictness: unknown keys, flags and variables', () => {
   it('rejects an unknown file key with the closest known one', () => {
     assertRejected(
       file({ bootstrapPeers: [] }),
-      'config file timemesh.yaml: bootstrapPeers: unknown key (did you mean "bootstrap"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq, gps, gpsFudgeMs',
+      'config file timemesh.yaml: bootstrapPeers: unknown key (did you mean "bootstrap"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq, gps, gpsFudgeMs, pps, ppsFudgeNs, disciplineSystemClock, disciplineDryRun, stepThresholdMs, maxOffsetMs, maxBackwardStepMs',
     );
   });
 
@@ -513,7 +577,7 @@ describe('strictness: unknown keys, flags and variables', () => {
     const issues = errorOf(file({ pollPeers: 3, core: { logLevel: 'debug' } })).issues;
     assert.ok(
       issues.includes(
-        'config file timemesh.yaml: pollPeers: unknown key (did you mean "core.pollPeers"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq, gps, gpsFudgeMs',
+        'config file timemesh.yaml: pollPeers: unknown key (did you mean "core.pollPeers"?); expected one of network, listen, bootstrap, api, dataDir, logLevel, clockOffsetMs, clockDriftPpm, localStratum, roster, swarmKey, core, inboundRequestsPerSecond, anchors, serveNtp, serveTsq, gps, gpsFudgeMs, pps, ppsFudgeNs, disciplineSystemClock, disciplineDryRun, stepThresholdMs, maxOffsetMs, maxBackwardStepMs',
       ),
       issues.join('\n'),
     );
