@@ -992,6 +992,21 @@ export function resolveNodeConfig(input: ResolveNodeConfigInput = {}): NodeConfi
       `${settingLabel(sources[key] ?? 'default', key)}: expected a number ${rel} ${other} (${otherValue}, ${from(other)}), got ${value}`,
     );
   }
+  // The testing aids make the node's oscillator wrong on purpose; disciplining the host clock from it
+  // would make the host clock wrong too (a dry run only logs, so it may combine them).
+  if (config.disciplineSystemClock && !config.disciplineDryRun) {
+    for (const key of ['clockOffsetMs', 'clockDriftPpm'] as const) {
+      if (config[key] !== 0)
+        issues.push(
+          `${settingLabel(sources['disciplineSystemClock'] ?? 'default', 'disciplineSystemClock')}: cannot be combined with ${key} (${sources[key]}), a testing aid that runs the node's clock off on purpose; drop one, or add disciplineDryRun`,
+        );
+    }
+  }
+  if (config.stepThresholdMs > (config.maxOffsetMs ?? Infinity)) {
+    issues.push(
+      `${settingLabel(sources['stepThresholdMs'] ?? 'default', 'stepThresholdMs')}: expected at most maxOffsetMs (${config.maxOffsetMs}), got ${config.stepThresholdMs}`,
+    );
+  }
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
 }

@@ -302,6 +302,21 @@ describe('strings from flags and the environment', () => {
     );
   });
 
+  it('refuses to discipline the host clock from a testing-aid clock, and a step threshold above the max offset', () => {
+    assertRejected(
+      { flags: { 'discipline-system-clock': true, 'clock-offset-ms': '300' } },
+      "flag --discipline-system-clock: cannot be combined with clockOffsetMs (flag --clock-offset-ms), a testing aid that runs the node's clock off on purpose; drop one, or add disciplineDryRun",
+    );
+    const dry = resolveWith({
+      flags: { 'discipline-system-clock': true, 'discipline-dry-run': true, 'clock-drift-ppm': '20' },
+    });
+    assert.equal(dry.clockDriftPpm, 20);
+    assertRejected(
+      { flags: { 'step-threshold-ms': '2000' } },
+      'flag --step-threshold-ms: expected at most maxOffsetMs (1000), got 2000',
+    );
+  });
+
   it('parses the step threshold, the max offset ("off": no limit) and the backward step limit', () => {
     const c = resolveWith({
       flags: { 'step-threshold-ms': '0.5', 'max-offset-ms': 'off', 'max-backward-step-ms': '0' },
