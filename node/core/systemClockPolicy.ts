@@ -17,7 +17,9 @@
  *    date). Never act; the driver logs it loudly every tick.
  * 3. `step` when |offset| > stepThresholdNs AND |offset| > rootDistanceNs, i.e. the node's interval
  *    [time − rootDistance, time + rootDistance] excludes the system time: the system is provably wrong
- *    by more than a slew should fix (at the kernel's 500 ppm a 128 ms slew takes over 4 minutes).
+ *    by more than a slew should fix. (The kernel PLL's phase slew is not limited to 500 ppm: at time
+ *    constant 2 it removes 1/16 of the offset per second, so slewing 300 ms runs realtime ~2% fast for
+ *    a while, which programs timing intervals with CLOCK_REALTIME would see; a step is one jump.)
  *    A backward step is allowed only up to maxBackwardStepNs (0: never, as ntpd -x); beyond it the
  *    offset is slewed instead, and the reason says so. Two steps in a row never happen: the tick after
  *    a step slews (if the step did not take, slewing is the safe fallback; a loop of steps is not).
