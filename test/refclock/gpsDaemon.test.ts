@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PeerResponse, StatusResponse, TimeResponse } from '../../node/api.ts';
 import { CLOCK_CLASS } from '../../refclock/tsqCodec.ts';
 import { TsqClient } from '../../refclock/tsqClient.ts';
-import { closeSocket, freeUdpPort, ntpQuery, udpSocket, waitFor } from './ntpHelpers.ts';
+import { freeUdpPort, ntpReplyFrom } from './ntpHelpers.ts';
 import { hostClock } from './tsqHelpers.ts';
 import { getJson, startDaemon } from '../node/daemonProcess.ts';
 import type { DaemonProcess } from '../node/daemonProcess.ts';
@@ -152,24 +152,14 @@ describe('GPS in the daemon (socat pty)', () => {
     assert.match(metrics, new RegExp(`^timemesh_gps_port_open\\{device="${device}"\\} 1$`, 'm'));
 
     // The node's own servers advertise the GPS: NTP stratum 1 with reference id "GPS", TSQ clock class GNSS.
-    const probe = await udpSocket();
-    try {
-      const reply = await waitFor(
-        'an NTP reply',
-        async () => (await ntpQuery(probe, ntpPort)) ?? undefined,
-        5_000,
-        300,
-      );
-      assert.equal(reply.stratum, 1);
-      assert.equal(reply.leap, 0);
-      assert.equal(
-        reply.referenceId,
-        0x47505300,
-        `reference id 0x${reply.referenceId.toString(16)}, expected "GPS"`,
-      );
-    } finally {
-      await closeSocket(probe);
-    }
+    const reply = await ntpReplyFrom(ntpPort);
+    assert.equal(reply.stratum, 1);
+    assert.equal(reply.leap, 0);
+    assert.equal(
+      reply.referenceId,
+      0x47505300,
+      `reference id 0x${reply.referenceId.toString(16)}, expected "GPS"`,
+    );
     const tsq = new TsqClient(`tsq://127.0.0.1:${tsqPort}?mode=stream`, {
       clock: hostClock(),
       insecure: true,

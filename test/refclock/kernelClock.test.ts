@@ -4,8 +4,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import koffi from 'koffi';
@@ -20,6 +18,7 @@ import {
   timexType,
 } from '../../refclock/kernelClock.ts';
 import type { RawTimex } from '../../refclock/kernelClock.ts';
+import { ccMissing, printFromC } from './cHeaders.ts';
 
 const LP64_LINUX = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64');
 const NOT_LP64_LINUX = LP64_LINUX
@@ -77,40 +76,20 @@ describe('struct timex layout (LP64 Linux)', () => {
   );
 
   it('…and the C compiler agrees, when one exists', { skip: NOT_LP64_LINUX }, async (t) => {
-    const probe = spawnSync('cc', ['--version'], { encoding: 'utf8' });
-    if (probe.error !== undefined || probe.status !== 0) {
-      // A fresh CI machine has Node only; the hard-coded values above are still asserted there.
-      t.skip('no C compiler (cc) on this machine: sizeof/offsetof not cross-checked against <sys/timex.h>');
+    const missing = ccMissing();
+    if (missing !== null) {
+      t.skip(`${missing}: sizeof/offsetof not cross-checked against <sys/timex.h>`);
       return;
     }
-    const dir = await mkdtemp(join(tmpdir(), 'timemesh-timex-'));
-    try {
-      const src = [
-        '#include <stdio.h>',
-        '#include <stddef.h>',
-        '#include <sys/timex.h>',
-        'int main(void) {',
-        '  printf("size %zu\\n", sizeof(struct timex));',
-        ...FIELDS.map((f) => `  printf("${f} %zu\\n", offsetof(struct timex, ${f}));`),
-        '  return 0;',
-        '}',
-      ].join('\n');
-      await writeFile(join(dir, 'timex.c'), src);
-      const cc = spawnSync('cc', ['-o', join(dir, 'timex'), join(dir, 'timex.c')], { encoding: 'utf8' });
-      assert.equal(cc.status, 0, cc.stderr);
-      const out = spawnSync(join(dir, 'timex'), [], { encoding: 'utf8' });
-      assert.equal(out.status, 0);
-      const c = new Map(
-        out.stdout
-          .trim()
-          .split('\n')
-          .map((l) => l.split(' ') as [string, string]),
-      );
-      assert.equal(Number(c.get('size')), TIMEX_LAYOUT_LP64.size);
-      for (const f of FIELDS) assert.equal(Number(c.get(f)), TIMEX_LAYOUT_LP64.offsets[f], f);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const c = await printFromC(
+      ['sys/timex.h'],
+      [
+        'printf("size %zu\\n", sizeof(struct timex));',
+        ...FIELDS.map((f) => `printf("${f} %zu\\n", offsetof(struct timex, ${f}));`),
+      ],
+    );
+    assert.equal(Number(c.get('size')), TIMEX_LAYOUT_LP64.size);
+    for (const f of FIELDS) assert.equal(Number(c.get(f)), TIMEX_LAYOUT_LP64.offsets[f], f);
   });
 });
 

@@ -111,6 +111,16 @@ export async function ntpQuery(
   return r.packet;
 }
 
+/** One NTP client query to 127.0.0.1:`port` from a fresh socket, retried (every 300 ms) up to 5 s. */
+export async function ntpReplyFrom(port: number): Promise<NtpPacket> {
+  const probe = await udpSocket();
+  try {
+    return await waitFor('an NTP reply', async () => (await ntpQuery(probe, port)) ?? undefined, 5_000, 300);
+  } finally {
+    await closeSocket(probe);
+  }
+}
+
 /** A scripted NTP server: `answer` decides each reply (null: stay silent). */
 export async function fakeServer(
   answer: (request: NtpPacket, n: number) => Partial<NtpPacket> | null,

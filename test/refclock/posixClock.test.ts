@@ -1,10 +1,6 @@
 // POSIX clocks through koffi (refclock/posixClock.ts): read-only clock_gettime calls only.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import {
   CLOCK_IDS,
@@ -17,6 +13,7 @@ import {
   realtimeNs,
   timespecToNs,
 } from '../../refclock/posixClock.ts';
+import { ccMissing, printFromC } from './cHeaders.ts';
 
 const LP64_LINUX = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64');
 const NOT_LP64_LINUX = LP64_LINUX ? false : `clock_gettime is bound for x64/arm64 Linux only`;
@@ -40,35 +37,18 @@ describe('posix clocks (pure parts)', () => {
 
 describe('posix clocks (real, read-only clock_gettime)', () => {
   it('clock ids match <time.h>, checked with cc when one exists', { skip: NOT_LP64_LINUX }, async (t) => {
-    const probe = spawnSync('cc', ['--version'], { encoding: 'utf8' });
-    if (probe.error !== undefined || probe.status !== 0) return t.skip('no C compiler (cc)');
-    const dir = await mkdtemp(join(tmpdir(), 'timemesh-clockid-'));
-    try {
-      const names = Object.keys(CLOCK_IDS) as (keyof typeof CLOCK_IDS)[];
-      const src = [
-        '#include <stdio.h>',
-        '#include <time.h>',
-        'int main(void) {',
-        '  printf("timespec %zu\\n", sizeof(struct timespec));',
-        ...names.map((n) => `  printf("${n} %d\\n", (int)${n});`),
-        '  return 0;',
-        '}',
-      ].join('\n');
-      await writeFile(join(dir, 'c.c'), src);
-      const cc = spawnSync('cc', ['-o', join(dir, 'c'), join(dir, 'c.c')], { encoding: 'utf8' });
-      assert.equal(cc.status, 0, cc.stderr);
-      const out = spawnSync(join(dir, 'c'), [], { encoding: 'utf8' });
-      const c = new Map(
-        out.stdout
-          .trim()
-          .split('\n')
-          .map((l) => l.split(' ') as [string, string]),
-      );
-      assert.equal(Number(c.get('timespec')), 16, 'sizeof(struct timespec)');
-      for (const n of names) assert.equal(Number(c.get(n)), CLOCK_IDS[n], n);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const missing = ccMissing();
+    if (missing !== null) return t.skip(missing);
+    const names = Object.keys(CLOCK_IDS) as (keyof typeof CLOCK_IDS)[];
+    const c = await printFromC(
+      ['time.h'],
+      [
+        'printf("timespec %zu\\n", sizeof(struct timespec));',
+        ...names.map((n) => `printf("${n} %d\\n", (int)${n});`),
+      ],
+    );
+    assert.equal(Number(c.get('timespec')), 16, 'sizeof(struct timespec)');
+    for (const n of names) assert.equal(Number(c.get(n)), CLOCK_IDS[n], n);
   });
 
   it(

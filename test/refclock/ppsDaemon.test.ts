@@ -20,7 +20,7 @@ import type { PeerResponse, StatusResponse, TimeResponse } from '../../node/api.
 import { getJson, startDaemon } from '../node/daemonProcess.ts';
 import type { DaemonProcess } from '../node/daemonProcess.ts';
 import { PtyPair, fixtureSeconds, writeSecond } from './gpsHelpers.ts';
-import { closeSocket, freeUdpPort, ntpQuery, udpSocket, waitFor } from './ntpHelpers.ts';
+import { freeUdpPort, ntpReplyFrom } from './ntpHelpers.ts';
 
 const MS = 1e6;
 const CLOCK_OFFSET_MS = -300;
@@ -128,23 +128,13 @@ describe('GPS + PPS in the daemon (socat pty, sysfs-style PPS)', () => {
       `|best − host| = ${errorMs.toFixed(3)} ms, expected within half the round trip + 1.5 ms (Date.now's ms)`,
     );
 
-    const probe = await udpSocket();
-    try {
-      const reply = await waitFor(
-        'an NTP reply',
-        async () => (await ntpQuery(probe, ntpPort)) ?? undefined,
-        5_000,
-        300,
-      );
-      assert.equal(reply.stratum, 1);
-      assert.equal(
-        reply.referenceId,
-        0x50505300,
-        `reference id 0x${reply.referenceId.toString(16)}, expected "PPS"`,
-      );
-    } finally {
-      await closeSocket(probe);
-    }
+    const reply = await ntpReplyFrom(ntpPort);
+    assert.equal(reply.stratum, 1);
+    assert.equal(
+      reply.referenceId,
+      0x50505300,
+      `reference id 0x${reply.referenceId.toString(16)}, expected "PPS"`,
+    );
     const metrics = await (await fetch(`${proc.api}/metrics`)).text();
     assert.match(metrics, /^timemesh_pps_edges_total\{device="[^"]+",outcome="sample"\} [1-9]/m);
   });

@@ -10,6 +10,7 @@ import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import koffi from 'koffi';
+import { ccMissing, printFromC } from './cHeaders.ts';
 import {
   PPS_FDATA_LAYOUT,
   PPS_FETCH,
@@ -60,61 +61,36 @@ describe('struct pps_fdata layout and PPS_FETCH (LP64 Linux)', () => {
   });
 
   it('…and the C compiler agrees, when one exists', { skip: NOT_LP64_LINUX }, async (t) => {
-    const probe = spawnSync('cc', ['--version'], { encoding: 'utf8' });
-    if (probe.error !== undefined || probe.status !== 0) {
-      t.skip(
-        'no C compiler (cc) on this machine: layouts and PPS_FETCH not cross-checked against <linux/pps.h>',
-      );
+    const missing = ccMissing();
+    if (missing !== null) {
+      t.skip(`${missing}: layouts and PPS_FETCH not cross-checked against <linux/pps.h>`);
       return;
     }
-    const dir = await mkdtemp(join(tmpdir(), 'timemesh-pps-'));
-    try {
-      const lines: string[] = [
-        '#include <stdio.h>',
-        '#include <stddef.h>',
-        '#include <sys/ioctl.h>',
-        '#include <linux/pps.h>',
-        'int main(void) {',
-        '  printf("PPS_FETCH %lu\\n", (unsigned long)PPS_FETCH);',
-        '  printf("PPS_CAPTUREASSERT %d\\n", PPS_CAPTUREASSERT);',
-        '  printf("PPS_TIME_INVALID %d\\n", PPS_TIME_INVALID);',
-      ];
-      const structs = {
-        pps_ktime: PPS_KTIME_LAYOUT,
-        pps_kinfo: PPS_KINFO_LAYOUT,
-        pps_fdata: PPS_FDATA_LAYOUT,
-      };
-      for (const [name, layout] of Object.entries(structs)) {
-        lines.push(`  printf("${name}.size %zu\\n", sizeof(struct ${name}));`);
-        lines.push(`  printf("${name}.align %zu\\n", _Alignof(struct ${name}));`);
-        for (const field of Object.keys(layout.offsets))
-          lines.push(`  printf("${name}.${field} %zu\\n", offsetof(struct ${name}, ${field}));`);
-      }
-      lines.push('  return 0;', '}');
-      await writeFile(join(dir, 'pps.c'), lines.join('\n'));
-      const cc = spawnSync('cc', ['-std=c11', '-o', join(dir, 'pps'), join(dir, 'pps.c')], {
-        encoding: 'utf8',
-      });
-      assert.equal(cc.status, 0, cc.stderr);
-      const out = spawnSync(join(dir, 'pps'), [], { encoding: 'utf8' });
-      assert.equal(out.status, 0, out.stderr);
-      const c = new Map(
-        out.stdout
-          .trim()
-          .split('\n')
-          .map((l) => l.split(' ') as [string, string]),
-      );
-      assert.equal(Number(c.get('PPS_FETCH')), PPS_FETCH, 'PPS_FETCH');
-      assert.equal(Number(c.get('PPS_CAPTUREASSERT')), 1);
-      assert.equal(Number(c.get('PPS_TIME_INVALID')), 1);
-      for (const [name, layout] of Object.entries(structs)) {
-        assert.equal(Number(c.get(`${name}.size`)), layout.size, `${name} size`);
-        assert.equal(Number(c.get(`${name}.align`)), layout.align, `${name} align`);
-        for (const [field, offset] of Object.entries(layout.offsets))
-          assert.equal(Number(c.get(`${name}.${field}`)), offset, `${name}.${field}`);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+    const body: string[] = [
+      'printf("PPS_FETCH %lu\\n", (unsigned long)PPS_FETCH);',
+      'printf("PPS_CAPTUREASSERT %d\\n", PPS_CAPTUREASSERT);',
+      'printf("PPS_TIME_INVALID %d\\n", PPS_TIME_INVALID);',
+    ];
+    const structs = {
+      pps_ktime: PPS_KTIME_LAYOUT,
+      pps_kinfo: PPS_KINFO_LAYOUT,
+      pps_fdata: PPS_FDATA_LAYOUT,
+    };
+    for (const [name, layout] of Object.entries(structs)) {
+      body.push(`printf("${name}.size %zu\\n", sizeof(struct ${name}));`);
+      body.push(`printf("${name}.align %zu\\n", _Alignof(struct ${name}));`);
+      for (const field of Object.keys(layout.offsets))
+        body.push(`printf("${name}.${field} %zu\\n", offsetof(struct ${name}, ${field}));`);
+    }
+    const c = await printFromC(['sys/ioctl.h', 'linux/pps.h'], body);
+    assert.equal(Number(c.get('PPS_FETCH')), PPS_FETCH, 'PPS_FETCH');
+    assert.equal(Number(c.get('PPS_CAPTUREASSERT')), 1);
+    assert.equal(Number(c.get('PPS_TIME_INVALID')), 1);
+    for (const [name, layout] of Object.entries(structs)) {
+      assert.equal(Number(c.get(`${name}.size`)), layout.size, `${name} size`);
+      assert.equal(Number(c.get(`${name}.align`)), layout.align, `${name} align`);
+      for (const [field, offset] of Object.entries(layout.offsets))
+        assert.equal(Number(c.get(`${name}.${field}`)), offset, `${name}.${field}`);
     }
   });
 });

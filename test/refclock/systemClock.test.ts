@@ -3,10 +3,6 @@
 // adapter are on an allowChanges: false instance, which must throw before touching FFI.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import koffi from 'koffi';
 import { STA_FLAGS, TIMEX_LAYOUT_LP64, decodeTimex, timexType } from '../../refclock/kernelClock.ts';
@@ -21,6 +17,7 @@ import {
   requireClockPrivileges,
 } from '../../refclock/systemClock.ts';
 import type { KernelAdjustment } from '../../refclock/systemClock.ts';
+import { ccMissing, printFromC } from './cHeaders.ts';
 
 const LP64_LINUX = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64');
 const NOT_LP64_LINUX = LP64_LINUX ? false : 'struct timex is bound for x64/arm64 Linux only';
@@ -133,36 +130,16 @@ describe('encodeTimexAdjustment (pure)', () => {
     'ADJ_*, STA_* and STA_RONLY match /usr/include/linux/timex.h (cc)',
     { skip: NOT_LP64_LINUX },
     async (t) => {
-      const probe = spawnSync('cc', ['--version'], { encoding: 'utf8' });
-      if (probe.error !== undefined || probe.status !== 0) return t.skip('no C compiler (cc)');
-      const dir = await mkdtemp(join(tmpdir(), 'timemesh-adj-'));
-      try {
-        const names = [...Object.keys(ADJ_MODES), ...Object.keys(STA_FLAGS), 'STA_RONLY'];
-        const src = [
-          '#include <stdio.h>',
-          '#include <linux/timex.h>',
-          'int main(void) {',
-          ...names.map((n) => `  printf("${n} %d\\n", (int)(${n}));`),
-          '  return 0;',
-          '}',
-        ].join('\n');
-        await writeFile(join(dir, 'adj.c'), src);
-        const cc = spawnSync('cc', ['-o', join(dir, 'adj'), join(dir, 'adj.c')], { encoding: 'utf8' });
-        assert.equal(cc.status, 0, cc.stderr);
-        const out = spawnSync(join(dir, 'adj'), [], { encoding: 'utf8' });
-        assert.equal(out.status, 0, out.stderr);
-        const c = new Map(
-          out.stdout
-            .trim()
-            .split('\n')
-            .map((l) => l.split(' ') as [string, string]),
-        );
-        for (const [n, v] of Object.entries(ADJ_MODES)) assert.equal(Number(c.get(n)), v, n);
-        for (const [n, v] of Object.entries(STA_FLAGS)) assert.equal(Number(c.get(n)), v, n);
-        assert.equal(Number(c.get('STA_RONLY')), STA_READ_ONLY_BITS, 'STA_RONLY');
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+      const missing = ccMissing();
+      if (missing !== null) return t.skip(missing);
+      const names = [...Object.keys(ADJ_MODES), ...Object.keys(STA_FLAGS), 'STA_RONLY'];
+      const c = await printFromC(
+        ['linux/timex.h'],
+        names.map((n) => `printf("${n} %d\\n", (int)(${n}));`),
+      );
+      for (const [n, v] of Object.entries(ADJ_MODES)) assert.equal(Number(c.get(n)), v, n);
+      for (const [n, v] of Object.entries(STA_FLAGS)) assert.equal(Number(c.get(n)), v, n);
+      assert.equal(Number(c.get('STA_RONLY')), STA_READ_ONLY_BITS, 'STA_RONLY');
     },
   );
 });
