@@ -13,8 +13,9 @@
  *    sources proves more than f are faulty: the answer is "no majority", never a guess.
  * 3. Point estimate. Trim all n offsets (drop the f lowest and f highest): whatever the faulty
  *    sources claim, every survivor lies within the honest offsets' range (trimmedMedian.ts), so the
- *    survivors' [min, max] is a safe range. 'median' takes the survivors' median. 'weighted-mean'
- *    (default) takes the mean of all truechimers weighted by 1/(distanceNs + weightFloorNs)² and then
+ *    survivors' [min, max] is a safe range. 'median' takes the survivors' median. 'weighted-median'
+ *    (default) takes the median of all truechimers weighted as below, 'weighted-mean'
+ *    takes the mean of all truechimers weighted by 1/(distanceNs + weightFloorNs)² and then
  *    clamps it into the survivors' range. Why not weight only the survivors: a precise anchor is
  *    often the extreme value when the rest of the mesh is biased — exactly when it is needed — and
  *    trimming would drop it, leaving no force that pulls the mesh back to true time. Weighting all
@@ -42,7 +43,7 @@ export type CombineEstimator = 'weighted-median' | 'weighted-mean' | 'median';
 export interface CombineOptions {
   /** Faults to tolerate; null or absent means ⌊(n − 1)/3⌋. */
   faultTolerance?: number | null;
-  /** How survivors of the trimming become one offset; default 'weighted-mean'. */
+  /** How survivors of the trimming become one offset; default 'weighted-median'. */
   estimator?: CombineEstimator;
   /**
    * Added to every distance before weighting, so a source claiming distance 0 gets a finite weight

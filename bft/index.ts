@@ -8,7 +8,7 @@
  *    to now, with its jitter: that becomes the source's `SourceEstimate`.
  * 3. `combine` takes every source's estimate and, tolerating up to f Byzantine sources, returns an
  *    interval that contains truth (Marzullo with n − f agreeing), a point estimate inside the honest
- *    range (trimmed, distance-weighted mean), the truechimers and falsetickers, or an explicit
+ *    range (trimmed, distance-weighted median by default), the truechimers and falsetickers, or an explicit
  *    "no quorum" with a human-readable reason.
  *
  * Everything here is pure: time comes in as arguments (`nowLocalNs`), nothing reads a clock, sets a

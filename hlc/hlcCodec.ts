@@ -1,7 +1,7 @@
 /**
  * Wire and text forms of HLC timestamps.
  *
- * Binary (13 to 268 bytes): wallNs u64 big-endian · logical u32 big-endian · nodeId length u8 ·
+ * Binary (14 to 268 bytes; the node id is never empty): wallNs u64 big-endian · logical u32 big-endian · nodeId length u8 ·
  * nodeId UTF-8. Text: `${wallNs}.${logical}.${nodeId}` with canonical decimals (no sign, no leading
  * zeros); the node id is everything after the second dot, so it may itself contain dots.
  *

@@ -47,7 +47,8 @@ import { ANNOUNCEMENT_MAX_BYTES, GOSSIP_CONFIG_ERROR_CODE, decodeAnnouncement } 
  * to refuse; it must not throw for bytes that are not a valid receipt (a throw is caught and refuses).
  * `publisherId` is the announcing node, for checks that need it.
  */
-export type ReceiptCheck = (receiptBytes: Uint8Array, publisherId: string) => boolean | string;
+/** `index`: the receipt's position in its announcement (0 starts a new announcement). */
+export type ReceiptCheck = (receiptBytes: Uint8Array, publisherId: string, index: number) => boolean | string;
 
 export type RejectReason =
   'oversize' | 'malformed' | 'wrong-sender' | 'future' | 'replay' | 'stale' | 'bad-receipt';
@@ -74,8 +75,13 @@ export const RESULT_FOR_REASON: Readonly<Record<RejectReason, 'reject' | 'ignore
 };
 
 export interface AnnouncementValidatorOptions {
-  /** Verifies each receipt. Required: an announcement's receipts are never taken on trust. */
+  /**
+   * Verifies each receipt. Required: an announcement's receipts are never taken on trust. It must not
+   * record anything: a later receipt, or a later rule, can still refuse the announcement.
+   */
   receiptCheck: ReceiptCheck;
+  /** Called once an announcement is accepted, with its receipts (to record who published them). */
+  receiptsAccepted?: (receipts: readonly Uint8Array[], publisherId: string) => void;
   /** Sent times older than our bestNs by more than this are stale. Default 90 s (3 announce periods). */
   maxAgeNs?: number;
   /** HLC wall and sent times beyond our latestNs by more than this are refused. Default 1 s. */
@@ -141,6 +147,7 @@ export class AnnouncementValidator {
   readonly maxMessageBytes: number;
 
   readonly #receiptCheck: ReceiptCheck;
+  readonly #receiptsAccepted: AnnouncementValidatorOptions['receiptsAccepted'] | null;
   readonly #maxAgeNs: bigint;
   readonly #maxFutureNs: bigint;
   /** Map iteration order is insertion order: re-inserting on accept makes the first key the LRU one. */
@@ -177,6 +184,7 @@ export class AnnouncementValidator {
       );
     }
     this.#receiptCheck = opts.receiptCheck;
+    this.#receiptsAccepted = opts.receiptsAccepted ?? null;
     this.#maxAgeNs = BigInt(this.maxAgeNs);
     this.#maxFutureNs = BigInt(this.maxFutureNs);
   }
@@ -228,10 +236,11 @@ export class AnnouncementValidator {
     }
 
     for (let i = 0; i < a.receipts.length; i++) {
-      const problem = this.#receiptProblem(a.receipts[i]!, a.nodeId);
+      const problem = this.#receiptProblem(a.receipts[i]!, a.nodeId, i);
       if (problem !== null) return this.#refuse('bad-receipt', `receipt ${i}: ${problem}`);
     }
 
+    this.#receiptsAccepted?.(a.receipts, a.nodeId);
     this.#remember(a, receivedLocalNs);
     this.#counters.accepted++;
     return { result: 'accept', announcement: a };
@@ -257,9 +266,9 @@ export class AnnouncementValidator {
     return this.#publishers.delete(peerId);
   }
 
-  #receiptProblem(receipt: Uint8Array, publisherId: string): string | null {
+  #receiptProblem(receipt: Uint8Array, publisherId: string, index: number): string | null {
     try {
-      const verdict = this.#receiptCheck(receipt, publisherId);
+      const verdict = this.#receiptCheck(receipt, publisherId, index);
       if (verdict === true) return null;
       return typeof verdict === 'string' ? verdict : 'signature or content does not verify';
     } catch (err) {

@@ -11,8 +11,12 @@
  *   receipt (keyed by responder and nonce) owns it; the same receipt from anyone else is refused.
  *   A copier only ever sees a receipt after its owner published it, so at every node the owner is
  *   first, unless the copier also hears it from the responder's side, which it cannot.
- * - **Fresh.** A receipt whose responder time (T3) is older than `maxAgeNs` by our estimate is
- *   refused (when we are synchronized; before that nothing is judged stale).
+ * - **Fresh.** A receipt whose responder time (T3) is more than `maxAgeNs` from our estimate, older
+ *   or newer, is refused (when we are synchronized; before that nothing is judged). Without the
+ *   upper bound a receipt dated in the future would stay fresh forever.
+ *
+ * Ownership is claimed only for an announcement that is accepted as a whole: `inspect` every
+ * receipt first, then `claim` them all, so a rejected announcement cannot stake receipts it carried.
  *
  * Remembers at most `capacity` receipts (least recently seen dropped first), so memory is bounded
  * whatever peers send. A stronger fix, binding the requester's peer id into the signed bytes, needs
@@ -21,8 +25,11 @@
 import type { SampleSignatureVerifier } from './sampleProtocol.ts';
 import { verifyReceipt } from './sampleProtocol.ts';
 
+/** Default freshness window: 10 min either side of our estimate. */
+export const RECEIPT_MAX_AGE_NS = 600_000_000_000n;
+
 export interface ReceiptLedgerOptions {
-  /** Oldest acceptable receipt, by its responder's T3 against our best estimate (default 10 min). */
+  /** Largest |T3 − our estimate| of an acceptable receipt (default RECEIPT_MAX_AGE_NS, 10 min). */
   maxAgeNs?: bigint;
   /** Receipts remembered (default 16384, about 2 MB). */
   capacity?: number;
@@ -37,31 +44,55 @@ export class ReceiptLedger {
     private readonly verifier: SampleSignatureVerifier,
     options: ReceiptLedgerOptions = {},
   ) {
-    this.maxAgeNs = options.maxAgeNs ?? 600_000_000_000n;
+    this.maxAgeNs = options.maxAgeNs ?? RECEIPT_MAX_AGE_NS;
     this.capacity = options.capacity ?? 16_384;
   }
 
   /**
-   * null when `publisherId` may carry this receipt, else what is wrong with it. `nowBestNs`: our
-   * best estimate of true time, or null while unsynchronized. Never throws on peer input.
+   * null when `publisherId` may carry this receipt, else what is wrong with it; claims it for
+   * `publisherId` when it may (`inspect` + `claim`). `nowBestNs`: our best estimate of true time, or
+   * null while unsynchronized. Never throws on peer input.
    */
   check(receipt: Uint8Array, publisherId: string, nowBestNs: bigint | null): string | null {
+    const r = this.inspect(receipt, publisherId, nowBestNs);
+    if ('problem' in r) return r.problem;
+    this.claim(r.key, publisherId);
+    return null;
+  }
+
+  /** Checks without claiming: the receipt's key when `publisherId` may carry it, else the problem. */
+  inspect(
+    receipt: Uint8Array,
+    publisherId: string,
+    nowBestNs: bigint | null,
+  ): { key: string } | { problem: string } {
     const verified = verifyReceipt(receipt, this.verifier);
-    if (!verified.ok) return `does not verify (${verified.error.reason}): ${verified.error.message}`;
+    if (!verified.ok)
+      return { problem: `does not verify (${verified.error.reason}): ${verified.error.message}` };
     const r = verified.response;
     if (nowBestNs !== null && nowBestNs - r.t3PeerNs > this.maxAgeNs) {
-      return `stale: issued ${(nowBestNs - r.t3PeerNs) / 1_000_000_000n} s ago by ${r.peerId} (max ${this.maxAgeNs / 1_000_000_000n} s)`;
+      return {
+        problem: `stale: issued ${(nowBestNs - r.t3PeerNs) / 1_000_000_000n} s ago by ${r.peerId} (max ${this.maxAgeNs / 1_000_000_000n} s)`,
+      };
+    }
+    if (nowBestNs !== null && r.t3PeerNs - nowBestNs > this.maxAgeNs) {
+      return {
+        problem: `future: issued ${(r.t3PeerNs - nowBestNs) / 1_000_000_000n} s ahead of our estimate by ${r.peerId} (max ${this.maxAgeNs / 1_000_000_000n} s)`,
+      };
     }
     const key = `${r.peerId}/${Buffer.from(r.nonce).toString('hex')}`;
     const owner = this.owners.get(key);
     if (owner !== undefined && owner !== publisherId) {
-      return `replayed: this receipt from ${r.peerId} was first published by ${owner}`;
+      return { problem: `replayed: this receipt from ${r.peerId} was first published by ${owner}` };
     }
-    // Refresh the LRU position (a Map iterates in insertion order).
+    return { key };
+  }
+
+  /** Records `publisherId` as the owner of an inspected receipt (refreshing its LRU position). */
+  claim(key: string, publisherId: string): void {
     this.owners.delete(key);
     this.owners.set(key, publisherId);
     if (this.owners.size > this.capacity) this.owners.delete(this.owners.keys().next().value!);
-    return null;
   }
 
   get size(): number {

@@ -29,7 +29,7 @@ import { AnnouncementValidator } from './gossipValidator.ts';
 import { announcementTopic, encodeAnnouncement } from './announcementCodec.ts';
 import type { MeshLibp2p } from './meshNode.ts';
 import { PeerDialer } from './peerDialer.ts';
-import { ReceiptLedger } from './receiptLedger.ts';
+import { RECEIPT_MAX_AGE_NS, ReceiptLedger } from './receiptLedger.ts';
 import {
   SAMPLE_PROTOCOL_ID,
   SAMPLE_REQUEST_MAX_BYTES,
@@ -89,7 +89,8 @@ export class TimeService {
   private readonly receiptLedger = new ReceiptLedger(this.verifier);
   private readonly validator: AnnouncementValidator;
   private readonly buckets = new Map<string, Bucket>();
-  private readonly receipts: Uint8Array[] = [];
+  /** The last receipts, with the responder's T3 and our raw local time when they arrived. */
+  private readonly receipts: { bytes: Uint8Array; t3PeerNs: bigint; localNs: bigint }[] = [];
   private readonly topic: string;
   private timer: NodeJS.Timeout | null = null;
   private dialer: PeerDialer | null = null;
@@ -106,13 +107,27 @@ export class TimeService {
       { ...options.core, nodeId: options.signer.peerId, hlcPersistence: options.persist !== undefined },
       { rng, ...(options.restored !== undefined ? { restored: options.restored } : {}) },
     );
+    // Receipts are inspected one by one and claimed only when the whole announcement is accepted.
+    const claims = new Map<Uint8Array, string>();
     this.validator = new AnnouncementValidator({
-      receiptCheck: (bytes, publisherId) => {
+      receiptCheck: (bytes, publisherId, index) => {
+        if (index === 0) claims.clear(); // a new announcement: forget a refused one's receipts
         const r = this.core.read(this.o.clock.nowNs());
-        return (
-          this.receiptLedger.check(bytes, publisherId, r.status === 'unsynchronized' ? null : r.estimateNs) ??
-          true
+        const verdict = this.receiptLedger.inspect(
+          bytes,
+          publisherId,
+          r.status === 'unsynchronized' ? null : r.estimateNs,
         );
+        if ('problem' in verdict) return verdict.problem;
+        claims.set(bytes, verdict.key);
+        return true;
+      },
+      receiptsAccepted: (receipts, publisherId) => {
+        for (const bytes of receipts) {
+          const key = claims.get(bytes);
+          if (key !== undefined) this.receiptLedger.claim(key, publisherId);
+        }
+        claims.clear();
       },
     });
   }
@@ -222,7 +237,7 @@ export class TimeService {
         if (!check.ok) {
           outcome = check.reason;
         } else {
-          this.keepReceipt(bytes);
+          this.keepReceipt(bytes, decoded.response.t3PeerNs, t4LocalNs);
           this.count(this.counters.samplesByOutcome, outcome);
           if (!this.stopped) {
             this.act(
@@ -246,18 +261,42 @@ export class TimeService {
     if (!this.stopped) this.act(this.core.handleExchangeFailed(exchangeId, clock.nowNs()));
   }
 
-  private keepReceipt(bytes: Uint8Array): void {
-    this.receipts.push(bytes.slice());
+  private keepReceipt(bytes: Uint8Array, t3PeerNs: bigint, localNs: bigint): void {
+    this.receipts.push({ bytes: bytes.slice(), t3PeerNs, localNs });
     if (this.receipts.length > RECEIPTS_PER_ANNOUNCEMENT) this.receipts.shift();
+  }
+
+  /**
+   * The receipts worth publishing: those every honest validator will find fresh. Validators refuse
+   * an announcement whose receipt's T3 is more than the ledger's max age from their estimate; a lying
+   * responder's T3 (an hour off) or a receipt kept too long would otherwise get this node's own
+   * announcements refused mesh-wide. So: kept for at most half the max age, and (when synchronized)
+   * T3 within half the max age of our estimate; the other half is the margin for validators' clocks.
+   */
+  private publishableReceipts(localNs: bigint, estimateNs: bigint | null): Uint8Array[] {
+    const halfAgeNs = RECEIPT_MAX_AGE_NS / 2n;
+    return this.receipts
+      .filter(
+        (r) =>
+          localNs - r.localNs <= halfAgeNs &&
+          (estimateNs === null ||
+            (r.t3PeerNs - estimateNs <= halfAgeNs && estimateNs - r.t3PeerNs <= halfAgeNs)),
+      )
+      .map((r) => r.bytes);
   }
 
   private async announce(a: Announcement): Promise<void> {
     this.seq++;
+    const localNs = this.o.clock.nowNs();
+    const reading = this.core.read(localNs);
     const data = encodeAnnouncement({
       ...a,
       seq: this.seq,
-      sentAtNs: this.core.read(this.o.clock.nowNs()).estimateNs,
-      receipts: [...this.receipts],
+      sentAtNs: reading.estimateNs,
+      receipts: this.publishableReceipts(
+        localNs,
+        reading.status === 'unsynchronized' ? null : reading.estimateNs,
+      ),
     });
     try {
       await this.o.libp2p.services.pubsub.publish(this.topic, data);
@@ -360,7 +399,6 @@ export class TimeService {
     return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
   }
 
-  /** True once the HLC can issue timestamps (its first high-water mark is on disk, when persisting). */
   /** What an NTP or TSQ server answers for the raw local instant `localNs` (see localNowNs). */
   serveTime(localNs: bigint): ServedTime {
     return this.core.serveTime(localNs);
@@ -375,12 +413,12 @@ export class TimeService {
     this.act(this.core.handleReferenceSample(sample));
   }
 
+  /** True once the HLC can issue timestamps (its first high-water mark is on disk, when persisting). */
   hlcReady(): boolean {
     return this.o.persist === undefined || this.hlcMarkConfirmed;
   }
 
-  /** The clock reading now: best, estimate, interval and status. */
-  /** The node's clock reading at raw local `localNs` (default: now). */
+  /** The node's clock reading (best, estimate, interval, status) at raw local `localNs` (default: now). */
   read(localNs: bigint = this.o.clock.nowNs()): ReturnType<NodeCore['read']> {
     return this.core.read(localNs);
   }

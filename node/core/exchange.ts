@@ -10,7 +10,7 @@
 import type { SourceSample } from '../../bft/types.ts';
 import type { CompletedExchange, ExchangeRejection } from './types.ts';
 
-/** Offsets beyond this (about 68 years) are nonsense from any clock and would lose precision. */
+/** Offsets beyond this (about 73 years) are nonsense from any clock and would lose precision. */
 const MAX_SANE_OFFSET_NS = 2 ** 61;
 /** Error bounds beyond this are not an unsynchronized peer's "unbounded" (2^62) but garbage. */
 const MAX_ERROR_NS = 2n ** 63n;

@@ -218,6 +218,23 @@ describe('AnnouncementValidator: rules', () => {
     expectAccepted(run(v, announcement(A, 2, { receipts: [] })));
   });
 
+  it('receiptsAccepted: called with the receipts of accepted announcements only, indexes from 0', () => {
+    const accepted: [number, string][] = [];
+    const indexes: number[] = [];
+    const v = validator({
+      receiptCheck: (bytes, _publisher, index) => {
+        indexes.push(index);
+        return bytes[0] === 0x60;
+      },
+      receiptsAccepted: (receipts, publisher) => accepted.push([receipts.length, publisher]),
+    });
+    expectRefused(run(v, announcement(A, 1, { receipts: [GOOD_RECEIPT, BAD_RECEIPT] })), 'bad-receipt');
+    assert.deepEqual(accepted, [], 'a refused announcement claims nothing');
+    expectAccepted(run(v, announcement(A, 2, { receipts: [GOOD_RECEIPT, GOOD_RECEIPT] })));
+    assert.deepEqual(accepted, [[2, A]]);
+    assert.deepEqual(indexes, [0, 1, 0, 1]);
+  });
+
   it('bad-receipt: a throwing receipt check rejects instead of throwing', () => {
     const v = validator({
       receiptCheck: () => {

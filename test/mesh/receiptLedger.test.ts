@@ -53,6 +53,30 @@ describe('ReceiptLedger', () => {
     assert.equal(ledger.check(r, 'p', null), null);
   });
 
+  it('refuses receipts dated more than the max age ahead of our estimate (else fresh forever)', () => {
+    const ledger = new ReceiptLedger(new SignatureVerifier(), { maxAgeNs: 600n * S_NS });
+    const r = receipt(responder, 5);
+    assert.equal(ledger.check(r, 'p', T3_NS - 600n * S_NS), null, 'exactly the max age ahead is fine');
+    assert.match(
+      ledger.check(r, 'p', T3_NS - 601n * S_NS) ?? '',
+      /^future: issued 601 s ahead of our estimate/,
+    );
+  });
+
+  it('inspect does not claim: a receipt of a refused announcement stays free for its owner', () => {
+    const ledger = new ReceiptLedger(new SignatureVerifier());
+    const r = receipt(responder, 6);
+    const seen = ledger.inspect(r, 'copier', T3_NS);
+    assert.ok('key' in seen, `inspect accepts it: ${JSON.stringify(seen)}`);
+    assert.equal(ledger.size, 0, 'nothing recorded by inspect');
+    assert.equal(ledger.check(r, 'owner', T3_NS), null, 'the owner can still publish it');
+    const again = ledger.inspect(r, 'copier', T3_NS);
+    assert.ok(
+      'problem' in again && /first published by owner/.test(again.problem),
+      'now the copier is refused',
+    );
+  });
+
   it('refuses tampered bytes with the reason, and never throws on garbage', () => {
     const ledger = new ReceiptLedger(new SignatureVerifier());
     const r = receipt(responder, 4);
