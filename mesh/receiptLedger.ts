@@ -20,7 +20,7 @@
  *
  * Remembers at most `capacity` receipts (least recently seen dropped first), so memory is bounded
  * whatever peers send. A stronger fix, binding the requester's peer id into the signed bytes, needs
- * a new protocol version; see the README's security model.
+ * a new protocol version; see the README's "Security model" and docs/PROTOCOL.md.
  */
 import type { SampleSignatureVerifier } from './sampleProtocol.ts';
 import { verifyReceipt } from './sampleProtocol.ts';
