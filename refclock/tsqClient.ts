@@ -20,7 +20,9 @@
  *   every request carries a Signature Request and every response must be signed by that key.
  * - Polling (`start(sink)`): every `pollIntervalMs` a burst of `burst` exchanges on one connection;
  *   the one with the smallest delay becomes a ReferenceSample (kind 'tsq', refId = the URL, errorNs =
- *   the server's estimated error + δ/2, stratum from Time Source Info). Samples without a usable
+ *   the server's estimated error, delayNs = δ, stratum from Time Source Info). As for NTP
+ *   (ntpSource.ts), the core's clock filter adds δ/2 itself; the measurement's own `errorNs` (what
+ *   `timemesh sync` shows) includes it. Samples without a usable
  *   error bound or from an unsynchronized server (no Clock Quality, error field saturated, no Time
  *   Source Info, stratum 0) are measured but not fed: the core needs honest error bounds.
  *
@@ -326,7 +328,8 @@ export class TsqClient {
       kind: 'tsq',
       localNs: best.localNs,
       offsetNs: best.offsetNs,
-      errorNs: best.errorNs,
+      // The server's error only: the clock filter adds δ/2 (counting it here too would double it).
+      errorNs: best.serverErrorNs ?? best.errorNs,
       delayNs: best.delayNs,
       stratum: best.stratum,
     });
