@@ -363,12 +363,16 @@ export class TimeService {
   private allow(peer: string): boolean {
     const rate = this.o.inboundRequestsPerSecond ?? 10;
     const nowMs = performance.now();
+    // Least recently used first (a Map iterates in insertion order): a flood of new peer ids evicts
+    // idle peers, whose buckets would have refilled anyway, never the busy ones being limited.
     let b = this.buckets.get(peer);
-    if (b === undefined) {
-      if (this.buckets.size > 10_000) this.buckets.clear();
+    if (b !== undefined) {
+      this.buckets.delete(peer);
+    } else {
+      if (this.buckets.size >= 10_000) this.buckets.delete(this.buckets.keys().next().value!);
       b = { tokens: 2 * rate, lastMs: nowMs };
-      this.buckets.set(peer, b);
     }
+    this.buckets.set(peer, b);
     b.tokens = Math.min(2 * rate, b.tokens + ((nowMs - b.lastMs) / 1000) * rate);
     b.lastMs = nowMs;
     if (b.tokens < 1) return false;
