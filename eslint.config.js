@@ -59,6 +59,16 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page script (node/dashboard/dashboard.js): plain browser JavaScript, a classic
+    // script with no build step, using the global uPlot that /assets/uplot.min.js defines.
+    files: ['node/dashboard/**/*.js'],
+    languageOptions: {
+      ecmaVersion: 2020,
+      sourceType: 'script',
+      globals: { ...globals.browser, uPlot: 'readonly' },
+    },
+  },
+  {
     // The deterministic simulator runs the pure core and nothing of the runtime. Only the libp2p
     // engine (sim/libp2pEngine.ts, exported by sim/index.ts) runs real libp2p stacks, mesh/ and node/.
     files: ['sim/**/*.ts'],

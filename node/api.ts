@@ -8,9 +8,14 @@
  *   GET  /v1/status        sync state, last round (n, f, truechimers, falsetickers), counters, identity
  *                          and the host's kernel clock state (adjtimex, read-only; null off Linux)
  *   GET  /v1/peers         per source: offset, delay, jitter, root distance, reach, last seen, score
+ *   GET  /v1/history       ?seconds=N (1..3600, default 600): the node's once-a-second samples (best,
+ *                          best − host clock, uncertainty, status, stratum, correction; node/history.ts)
  *   GET  /metrics          Prometheus text format (a private prom-client Registry)
  *   GET  /healthz          200 while the process runs
  *   GET  /readyz           200 once the node runs and its clock has a bound, else 503 with the reason
+ *   GET  /                 the dashboard (node/dashboard/index.html), a page that polls the routes above
+ *   GET  /assets/…         its files: dashboard.js and dashboard.css from node/dashboard/, uplot.min.js
+ *                          and uplot.min.css from the uplot package (served by the node: no CDN)
  *
  * Invariants:
  * - The API only reads through `ApiSource` (a narrow view of mesh/timeService.ts's TimeService); it
@@ -21,6 +26,9 @@
  * - Every error body is `{ error, code, message }` with a stable `TM_ERR_*` code; messages name the bad
  *   field. Internal errors are logged and answered with a generic message (no stack, no internals).
  * - Nothing is cached: every response carries `cache-control: no-store` (a cached time is a wrong time).
+ * - The dashboard makes no request beyond this origin: its page carries a Content-Security-Policy that
+ *   allows only 'self', and its files are read once when the app is built (a missing file fails the
+ *   start, not a request).
  *
  * HAZARD (the HLC on GET): GET /v1/time and GET /v1/hlc issue an HLC timestamp, which advances the
  * node's HLC (a logical increment at most). That is the point of /v1/hlc; /v1/time does it so that its
@@ -43,6 +51,11 @@ import type { KernelClockJson } from '../refclock/kernelClock.ts';
 import type { GpsStatusJson } from '../refclock/gpsMetrics.ts';
 import type { PpsStatusJson } from '../refclock/ppsMetrics.ts';
 import type { SystemClockDisciplineSnapshot } from './systemClockDiscipline.ts';
+import type { HistoryPoint } from './history.ts';
+import { HISTORY_CAPACITY_DEFAULT } from './history.ts';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 
 /** What the API needs from the running node: TimeService's read-side methods and its counters. */
 export type ApiSource = Pick<
@@ -69,6 +82,11 @@ export interface ApiOptions {
   refclocks?: () => RefclocksStatus;
   /** The system-clock discipline's state for /v1/status; default none (not disciplining). */
   systemClock?: () => SystemClockDisciplineSnapshot | null;
+  /**
+   * The last `seconds` of the node's history (node/history.ts), oldest first, for /v1/history; default
+   * none recorded (an empty list).
+   */
+  history?: (seconds: number) => HistoryPoint[];
 }
 
 /** Local reference clocks in /v1/status; null for one the node does not run. */
@@ -163,6 +181,27 @@ export interface PeerResponse {
 
 export interface PeersResponse {
   peers: PeerResponse[];
+}
+
+/** One sample of /v1/history; ns as decimal strings (see node/history.ts for the sign convention). */
+export interface HistoryPointResponse {
+  atNs: string;
+  /** best − the host's CLOCK_REALTIME at the same instant (positive: the node is ahead of the host). */
+  offsetNs: string;
+  uncertaintyNs: string | null;
+  status: SyncStatus;
+  stratum: number;
+  /**
+   * best − the node's raw oscillator reading: the correction the node applies. Source offsets in
+   * /v1/peers are against the raw oscillator, so `offsetNs − correctionNs` is a source's offset from
+   * the node's served time (what the dashboard plots).
+   */
+  correctionNs: string;
+}
+
+export interface HistoryResponse {
+  /** Oldest first, about one per second. */
+  points: HistoryPointResponse[];
 }
 
 export interface ErrorResponse {
@@ -402,7 +441,92 @@ const OBSERVE_BODY_SCHEMA = {
 const BODY_LIMIT_BYTES = 4096;
 
 const ROUTES =
-  'GET /v1/time, GET /v1/hlc, POST /v1/hlc/observe, GET /v1/status, GET /v1/peers, GET /metrics, GET /healthz, GET /readyz';
+  'GET /v1/time, GET /v1/hlc, POST /v1/hlc/observe, GET /v1/status, GET /v1/peers, GET /v1/history, ' +
+  'GET /metrics, GET /healthz, GET /readyz, GET / (dashboard)';
+
+/** /v1/history?seconds=N: the bounds and the default. */
+const HISTORY_SECONDS_MAX = HISTORY_CAPACITY_DEFAULT;
+const HISTORY_SECONDS_DEFAULT = 600;
+
+const HISTORY_RESPONSE_SCHEMA = {
+  type: 'object',
+  properties: {
+    points: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          atNs: { type: 'string' },
+          offsetNs: { type: 'string' },
+          uncertaintyNs: nullableString,
+          status: { type: 'string' },
+          stratum: { type: 'integer' },
+          correctionNs: { type: 'string' },
+        },
+        required: ['atNs', 'offsetNs', 'uncertaintyNs', 'status', 'stratum', 'correctionNs'],
+      },
+    },
+  },
+  required: ['points'],
+} as const;
+
+/** The seconds of /v1/history, or the message that says what is wrong with the value. */
+function parseHistorySeconds(raw: unknown): { ok: true; seconds: number } | { ok: false; message: string } {
+  if (raw === undefined) return { ok: true, seconds: HISTORY_SECONDS_DEFAULT };
+  const bad = (got: string): { ok: false; message: string } => ({
+    ok: false,
+    message: `querystring.seconds: expected an integer from 1 to ${HISTORY_SECONDS_MAX}, got ${got}`,
+  });
+  if (typeof raw !== 'string') return bad(`${JSON.stringify(raw)} (give it once)`);
+  if (!/^[0-9]{1,7}$/.test(raw)) return bad(JSON.stringify(raw));
+  const seconds = Number(raw);
+  if (seconds < 1 || seconds > HISTORY_SECONDS_MAX) return bad(JSON.stringify(raw));
+  return { ok: true, seconds };
+}
+
+// ---- the dashboard's files ----------------------------------------------------------------------
+
+interface StaticAsset {
+  contentType: string;
+  body: Buffer;
+}
+
+/**
+ * The page and what it loads, by URL path. Read once per process, on the first buildApi (the daemon's
+ * start): a missing file stops the start with its path rather than failing a request later.
+ */
+let dashboardAssets: Map<string, StaticAsset> | null = null;
+
+/**
+ * The dashboard's Content-Security-Policy: scripts, styles and fetches from this origin only (uPlot
+ * sets element.style from script, which style-src does not govern); data: images for the blank
+ * favicon. So a change that added a CDN link would fail in the browser, not silently phone out.
+ */
+const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function loadDashboardAssets(): Map<string, StaticAsset> {
+  if (dashboardAssets !== null) return dashboardAssets;
+  const require = createRequire(import.meta.url);
+  const dir = join(import.meta.dirname, 'dashboard');
+  const files: [string, string, string][] = [
+    ['/', join(dir, 'index.html'), 'text/html; charset=utf-8'],
+    ['/assets/dashboard.js', join(dir, 'dashboard.js'), 'text/javascript; charset=utf-8'],
+    ['/assets/dashboard.css', join(dir, 'dashboard.css'), 'text/css; charset=utf-8'],
+    // The IIFE build defines the global uPlot that dashboard.js (a classic script) uses.
+    [
+      '/assets/uplot.min.js',
+      require.resolve('uplot/dist/uPlot.iife.min.js'),
+      'text/javascript; charset=utf-8',
+    ],
+    ['/assets/uplot.min.css', require.resolve('uplot/dist/uPlot.min.css'), 'text/css; charset=utf-8'],
+  ];
+  const out = new Map<string, StaticAsset>();
+  for (const [path, file, contentType] of files) out.set(path, { contentType, body: readFileSync(file) });
+  dashboardAssets = out;
+  return out;
+}
 
 // ---- metrics ------------------------------------------------------------------------------------
 
@@ -504,8 +628,11 @@ function buildMetrics(
       return one(u === null ? Infinity : Number(u) / 1e9);
     },
   );
-  gauge('timemesh_frequency_ppm', 'Frequency correction applied to the local oscillator, in ppm.', [], (s) =>
-    one(s.snap.frequencyPpm),
+  gauge(
+    'timemesh_frequency_ratio',
+    'Frequency correction of the local oscillator as a ratio (1e-6 = 1 ppm; positive: it runs slow).',
+    [],
+    (s) => one(s.snap.frequencyPpm * 1e-6),
   );
   gauge('timemesh_stratum', 'Stratum as served to peers (16 while unsynchronized).', [], (s) =>
     one(effectiveStratum(s.snap)),
@@ -684,6 +811,7 @@ export function buildApi(source: ApiSource, options: ApiOptions): FastifyInstanc
       ? Fastify({ ...serverOptions, loggerInstance: logger as FastifyServerOptions['loggerInstance'] })
       : Fastify({ ...serverOptions, logger: logger as FastifyServerOptions['logger'] });
   const metrics = buildMetrics(source, options.peerId, options.registry);
+  const assets = loadDashboardAssets();
   // JSON only: without fastify's text/plain parser a raw "5.0.node" gets a 415 that says to send JSON,
   // rather than a 400 about the body's type.
   app.removeContentTypeParser('text/plain');
@@ -853,6 +981,35 @@ export function buildApi(source: ApiSource, options: ApiOptions): FastifyInstanc
     const localNs = source.localNowNs();
     return { peers: snap.sources.map((s) => peerView(s, localNs)) };
   });
+
+  app.get<{ Querystring: Record<string, unknown> }>(
+    '/v1/history',
+    { schema: { response: { 200: HISTORY_RESPONSE_SCHEMA } } },
+    async (request, reply) => {
+      const parsed = parseHistorySeconds(request.query.seconds);
+      if (!parsed.ok) return sendError(reply, 400, 'TM_ERR_BAD_REQUEST', parsed.message);
+      const points = options.history?.(parsed.seconds) ?? [];
+      const body: HistoryResponse = {
+        points: points.map((p) => ({
+          atNs: p.atNs.toString(),
+          offsetNs: p.offsetNs.toString(),
+          uncertaintyNs: p.uncertaintyNs?.toString() ?? null,
+          status: p.status,
+          stratum: p.stratum,
+          correctionNs: p.correctionNs.toString(),
+        })),
+      };
+      return body;
+    },
+  );
+
+  for (const [path, asset] of assets) {
+    app.get(path, async (_request, reply) => {
+      reply.type(asset.contentType).header('x-content-type-options', 'nosniff');
+      if (path === '/') reply.header('content-security-policy', DASHBOARD_CSP);
+      return reply.send(asset.body);
+    });
+  }
 
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.scrape();

@@ -27,6 +27,10 @@
  * starts) a SystemClockDiscipline keeps CLOCK_REALTIME on the node's time once a second; with
  * --discipline-dry-run it only logs what it would do. Either way the node's own oscillator then runs
  * on CLOCK_MONOTONIC_RAW, which the kernel's slewing does not touch (see node/core/systemClockPolicy.ts).
+ *
+ * Dashboard (issue #6): the API serves a page at `/`; its charts read /v1/history, which a History
+ * (node/history.ts) fills once a second from the moment the TimeService runs (an unref'd timer, stopped
+ * first on stop()).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -58,6 +62,7 @@ import { registerSystemClockMetrics } from './systemClockMetrics.ts';
 import { createKernelSystemClock, requireClockPrivileges } from '../refclock/systemClock.ts';
 import { bootstrapWithKnownPeers, collectKnownPeers } from './knownPeers.ts';
 import { hostOscillator } from './localClock.ts';
+import { History, startHistorySampler } from './history.ts';
 import { StateStore } from './stateStore.ts';
 import { readSwarmKey } from './swarmKey.ts';
 
@@ -170,6 +175,8 @@ export async function startNode(
         log: (level, msg, fields) => log[level](fields, msg),
       })
     : null;
+  const history = new History();
+  let stopHistory = (): void => {};
   const api: FastifyInstance = buildApi(service, {
     peerId: identity.peerId,
     multiaddrs: () => libp2p.getMultiaddrs().map(String),
@@ -178,6 +185,7 @@ export async function startNode(
     registry: metricsRegistry,
     refclocks: () => refclocks.status(),
     systemClock: () => discipline?.snapshot() ?? null,
+    history: (seconds) => history.lastSeconds(seconds),
   });
   await api.listen({ host: config.api.host, port: config.api.port });
   const address = api.server.address();
@@ -196,6 +204,7 @@ export async function startNode(
     }
   }
   await service.start();
+  stopHistory = startHistorySampler(history, service);
 
   // Anchors and the NTP server (see the header). A server that cannot bind is the operator's mistake
   // (port in use, port 123 without privileges): stop what runs and say so.
@@ -287,6 +296,7 @@ export async function startNode(
       log.info(ntpServerAddress, 'NTP server: listening');
     }
   } catch (err) {
+    stopHistory();
     discipline?.stop();
     await refclocks.stop();
     await tsqServer?.stop();
@@ -321,6 +331,7 @@ export async function startNode(
     stopped = true;
     ready = false;
     clearInterval(knownPeersTimer);
+    stopHistory();
     await saveKnownPeers();
     await ntpServer?.stop();
     await tsqServer?.stop();

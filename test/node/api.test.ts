@@ -599,7 +599,7 @@ describe('GET /metrics', () => {
     assert.ok(Math.abs(metric(m, 'timemesh_uncertainty_seconds') - u) < 1e-12);
     assert.ok(u > 0 && u < 0.01, `uncertainty ${u} s`);
     assert.equal(metric(m, 'timemesh_offset_seconds'), Number(r.estimateNs - r.bestNs) / 1e9);
-    assert.ok(Number.isFinite(metric(m, 'timemesh_frequency_ppm')));
+    assert.ok(Number.isFinite(metric(m, 'timemesh_frequency_ratio')));
     assert.equal(metric(m, 'timemesh_stratum'), 2);
     assert.equal(metric(m, 'timemesh_poll_interval_seconds'), 4);
     assert.equal(metric(m, 'timemesh_node_info', { peer_id: 'me' }), 1);
