@@ -25,10 +25,9 @@
  * Signs (as in kernelClock.ts): a positive ADJ_OFFSET moves the clock forward (it is behind); a
  * positive frequency makes it run faster; a positive step moves it forward.
  *
- * Privileges: changing the clock needs CAP_SYS_TIME. timemesh asks for root (`requireClockPrivileges`),
- * the simple rule an operator can check; under systemd the narrower way is a dedicated user with
- * `AmbientCapabilities=CAP_SYS_TIME` and `CapabilityBoundingSet=CAP_SYS_TIME`, which this check would
- * refuse — relax it there deliberately, not by accident. A kernel EPERM is reported the same way.
+ * Privileges: changing the clock needs CAP_SYS_TIME. `requireClockPrivileges` accepts root, or a
+ * non-root process holding CAP_SYS_TIME in its effective set (packaging/timemesh.service grants it
+ * with AmbientCapabilities=CAP_SYS_TIME). A kernel EPERM is reported the same way.
  */
 import { readFileSync } from 'node:fs';
 import type * as KoffiModule from 'koffi';
