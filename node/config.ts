@@ -650,7 +650,9 @@ const FILE_SHAPE = {
     )
     .optional(),
   serveTsq: orKeyword('off', apiField)
-    .describe('HOST:PORT (QUIC) to answer TSQ clients on; default off. Not wired yet: validated only.')
+    .describe(
+      'HOST:PORT (QUIC) to answer TSQ clients on (self-signed certificate in the data dir); default off.',
+    )
     .optional(),
   gps: orKeyword('off', gpsField)
     .describe(
@@ -665,7 +667,7 @@ const FILE_SHAPE = {
     .optional(),
   pps: orKeyword('off', ppsField)
     .describe(
-      "PPS device (Linux PPS API), e.g. /dev/pps0; its edges are labelled with the GPS receiver's seconds (needs gps). Default off.",
+      "PPS device (Linux PPS API), e.g. /dev/pps0, or a sysfs-style directory with an assert file; each edge is labelled with the GPS receiver's second, or the node's own time when synchronized within ±0.4 s. Default off.",
     )
     .optional(),
   ppsFudgeNs: intField(
@@ -676,11 +678,13 @@ const FILE_SHAPE = {
     .optional(),
   disciplineSystemClock: booleanField()
     .describe(
-      "Discipline the host's system clock from the node's time: slew, step above stepThresholdMs. Root only (CAP_SYS_TIME). Default false.",
+      "Discipline the host's system clock from the node's time: slew, step above stepThresholdMs. Needs root or CAP_SYS_TIME. Default false.",
     )
     .optional(),
   disciplineDryRun: booleanField()
-    .describe('With disciplineSystemClock: only log what would be done to the system clock. Default false.')
+    .describe(
+      'Run the system-clock discipline but only log what it would do (needs no privileges). Default false.',
+    )
     .optional(),
   stepThresholdMs: numberField(
     'a number of milliseconds from 0.001 to 1000000',
