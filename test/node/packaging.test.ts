@@ -4,7 +4,7 @@
  * No Docker daemon runs on the test machines, so no image is built here. What is checked instead:
  * - the example config loads with the real loader, as written and with every commented-out setting
  *   switched on, and mentions every setting a deployment would use;
- * - the unit grants exactly CAP_SYS_TIME and CAP_NET_BIND_SERVICE, and with them the node's own
+ * - the unit grants exactly CAP_SYS_TIME (what --discipline-system-clock needs, nothing more), and with them the node's own
  *   privilege check (requireClockPrivileges) passes for a non-root user; `systemd-analyze verify`
  *   accepts it (when systemd-analyze exists);
  * - the Dockerfile and the compose file parse and say what they must (non-root, the ports, the health
@@ -118,7 +118,7 @@ function directives(unit: string): [string, string][] {
 const CAP_BITS: Readonly<Record<string, number>> = { CAP_NET_BIND_SERVICE: 10, CAP_SYS_TIME: 25 };
 
 describe('packaging/timemesh.service', () => {
-  it('grants exactly CAP_SYS_TIME and CAP_NET_BIND_SERVICE, to a sandboxed unprivileged user', async () => {
+  it('grants exactly CAP_SYS_TIME (the discipline needs it; nothing more), to a sandboxed unprivileged user', async () => {
     const d = directives(await read('timemesh.service'));
     const all = (key: string): string[] => d.filter(([k]) => k === key).map(([, v]) => v);
     const one = (key: string): string | undefined => {
@@ -131,8 +131,8 @@ describe('packaging/timemesh.service', () => {
       assert.ok(value !== undefined, `${key} is set`);
       assert.deepEqual(
         value.split(/\s+/).sort(),
-        ['CAP_NET_BIND_SERVICE', 'CAP_SYS_TIME'],
-        `${key} holds exactly CAP_SYS_TIME and CAP_NET_BIND_SERVICE`,
+        ['CAP_SYS_TIME'],
+        `${key} holds exactly CAP_SYS_TIME`,
       );
     }
     assert.match(
