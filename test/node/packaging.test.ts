@@ -129,11 +129,7 @@ describe('packaging/timemesh.service', () => {
     for (const key of ['AmbientCapabilities', 'CapabilityBoundingSet']) {
       const value = one(key);
       assert.ok(value !== undefined, `${key} is set`);
-      assert.deepEqual(
-        value.split(/\s+/).sort(),
-        ['CAP_SYS_TIME'],
-        `${key} holds exactly CAP_SYS_TIME`,
-      );
+      assert.deepEqual(value.split(/\s+/).sort(), ['CAP_SYS_TIME'], `${key} holds exactly CAP_SYS_TIME`);
     }
     assert.match(
       one('ExecStart') ?? '',
