@@ -137,6 +137,14 @@ interface Marker {
   label: string;
 }
 
+/** A stretch of virtual time when something was done to the mesh (a partition, a crash, a fault). */
+interface Span {
+  fromS: number;
+  toS: number;
+  /** A short tag (a letter) that the timeline table explains. */
+  tag: string;
+}
+
 interface ChartSpec {
   id: string;
   description: string;
@@ -146,7 +154,28 @@ interface ChartSpec {
   bands: BandSeries[];
   xMarkers: Marker[];
   yMarkers: Marker[];
+  spans?: Span[];
   emptyText: string;
+  /** A title drawn inside the SVG above the plot (small multiples carry their node's name there). */
+  title?: string;
+  /** Extra class of the title, e.g. "attacker" to draw it in red. */
+  titleClass?: string;
+  plotHeightPx?: number;
+  /** The legend's text for the bands (a shaded swatch), if any. */
+  bandLegend?: string;
+  /**
+   * Values that fix the y axis instead of the chart's own, so that small multiples share one axis
+   * and can be compared panel to panel.
+   */
+  sharedY?: { values: number[]; lineValues: number[] };
+}
+
+interface LegendItem {
+  label: string;
+  color: string;
+  dash?: string | undefined;
+  role?: string | undefined;
+  kind: 'line' | 'band';
 }
 
 interface Scale {
@@ -161,7 +190,11 @@ const MARGIN_RIGHT_PX = 20;
 const MARGIN_TOP_PX = 14;
 const AXIS_HEIGHT_PX = 46;
 const LEGEND_ROW_PX = 20;
-const LEGEND_COLUMN_PX = 230;
+const LEGEND_COLUMN_PX = 290;
+const TITLE_ROW_PX = 18;
+const BAND_OPACITY = '0.22';
+/** Rough width of one character of a span's tag, to keep tags from overlapping. */
+const SPAN_TAG_CHAR_PX = 8;
 /** Beyond this many samples a series is reduced to per-bucket min and max, which keeps the spikes. */
 const POINTS_MAX = 2000;
 
@@ -382,11 +415,22 @@ function renderChart(spec: ChartSpec): string {
   if (xs.length === 0 || ys.length === 0) {
     return `<p class="empty" data-chart="${escapeHtml(spec.id)}">${escapeHtml(spec.emptyText)}</p>`;
   }
-  const legendItems = [...lines.map((l) => ({ label: l.label, color: l.color, dash: l.dash, role: l.role }))];
+  const legendItems: LegendItem[] = lines.map((l) => ({
+    label: l.label,
+    color: l.color,
+    dash: l.dash,
+    role: l.role,
+    kind: 'line',
+  }));
+  if (spec.bandLegend !== undefined && bands.length > 0) {
+    const first = bands[0]!;
+    legendItems.push({ label: spec.bandLegend, color: first.color, role: first.role, kind: 'band' });
+  }
   const legendColumns = Math.max(1, Math.floor((CHART_WIDTH_PX - MARGIN_LEFT_PX) / LEGEND_COLUMN_PX));
   const legendRows = Math.ceil(legendItems.length / legendColumns);
-  const plotTop = MARGIN_TOP_PX;
-  const plotBottom = plotTop + PLOT_HEIGHT_PX;
+  const plotHeightPx = spec.plotHeightPx ?? PLOT_HEIGHT_PX;
+  const plotTop = MARGIN_TOP_PX + (spec.title === undefined ? 0 : TITLE_ROW_PX);
+  const plotBottom = plotTop + plotHeightPx;
   const plotLeft = MARGIN_LEFT_PX;
   const plotRight = CHART_WIDTH_PX - MARGIN_RIGHT_PX;
   const heightPx = plotBottom + AXIS_HEIGHT_PX + legendRows * LEGEND_ROW_PX + 8;
@@ -396,11 +440,12 @@ function renderChart(spec: ChartSpec): string {
   if (xMax <= xMin) xMax = xMin + 1; // a single sample still gets a visible x range
   const xPx = (x: number) => plotLeft + ((x - xMin) / (xMax - xMin)) * (plotRight - plotLeft);
   const markerYs = spec.yMarkers.map((m) => m.at);
-  const lineYs = lines.flatMap((l) => finiteValues(l.points.map((p) => p.y)));
+  const lineYs = spec.sharedY?.lineValues ?? lines.flatMap((l) => finiteValues(l.points.map((p) => p.y)));
+  const scaleYs = [...(spec.sharedY?.values ?? ys), ...markerYs];
   const yScale =
     spec.scale === 'log'
-      ? logScale([...ys, ...markerYs], plotTop, plotBottom)
-      : symlogScale([...ys, ...markerYs], lineYs, plotTop, plotBottom);
+      ? logScale(scaleYs, plotTop, plotBottom)
+      : symlogScale(scaleYs, lineYs, plotTop, plotBottom);
   const yPx = (y: number) => yScale.toPx(y);
   const time = timeTicks(xMin, xMax);
 
@@ -410,8 +455,43 @@ function renderChart(spec: ChartSpec): string {
       `viewBox="0 0 ${CHART_WIDTH_PX} ${heightPx}" width="${CHART_WIDTH_PX}" height="${heightPx}" ` +
       `aria-label="${escapeHtml(spec.description)}">`,
     `<title>${escapeHtml(spec.description)}</title>`,
-    `<rect x="${plotLeft}" y="${plotTop}" width="${plotRight - plotLeft}" height="${PLOT_HEIGHT_PX}" class="plot"/>`,
+    `<rect x="${plotLeft}" y="${plotTop}" width="${plotRight - plotLeft}" height="${plotHeightPx}" class="plot"/>`,
   );
+  if (spec.title !== undefined) {
+    const cls = spec.titleClass === undefined ? 'panel-title' : `panel-title ${escapeHtml(spec.titleClass)}`;
+    out.push(
+      `<text x="${plotLeft}" y="${MARGIN_TOP_PX + 4}" class="${cls}">${escapeHtml(spec.title)}</text>`,
+    );
+  }
+  // Scenario events first, as pale stripes behind everything else. Events over the same stretch
+  // share one stripe ("B C"); a tag whose place is taken moves up a row so that tags never overlap.
+  const stripes: { x: number; w: number; tags: string[] }[] = [];
+  for (const span of spec.spans ?? []) {
+    const from = Math.max(span.fromS, xMin);
+    const to = Math.min(span.toS, xMax);
+    if (to < from) continue;
+    const x = xPx(from);
+    // A crash of one sample's length would be invisible: at least 3 px.
+    const w = Math.max(3, xPx(to) - x);
+    const same = stripes.find((s) => Math.abs(s.x - x) < 0.5 && Math.abs(s.w - w) < 0.5);
+    if (same === undefined) stripes.push({ x, w, tags: [span.tag] });
+    else same.tags.push(span.tag);
+  }
+  const tagRows: { from: number; to: number }[][] = [];
+  for (const stripe of stripes) {
+    const text = stripe.tags.join(' ');
+    const centre = stripe.x + stripe.w / 2;
+    const half = (text.length * SPAN_TAG_CHAR_PX) / 2 + 2;
+    let row = tagRows.findIndex((taken) =>
+      taken.every((t) => centre + half < t.from || centre - half > t.to),
+    );
+    if (row === -1) row = tagRows.push([]) - 1;
+    tagRows[row]!.push({ from: centre - half, to: centre + half });
+    out.push(
+      `<rect x="${px(stripe.x)}" y="${plotTop}" width="${px(stripe.w)}" height="${plotHeightPx}" class="span"/>`,
+      `<text x="${px(centre)}" y="${px(plotBottom - 4 - row * 12)}" class="span-label">${escapeHtml(text)}</text>`,
+    );
+  }
   for (const tick of yScale.ticks) {
     const y = px(yPx(tick));
     out.push(
@@ -428,7 +508,7 @@ function renderChart(spec: ChartSpec): string {
     );
   }
   out.push(
-    `<text x="${px((plotLeft + plotRight) / 2)}" y="${plotBottom + 36}" class="axis-label">virtual time</text>`,
+    `<text x="${px((plotLeft + plotRight) / 2)}" y="${plotBottom + 36}" class="axis-label">virtual time since the start of the run</text>`,
     `<text x="14" y="${px((plotTop + plotBottom) / 2)}" class="axis-label" ` +
       `transform="rotate(-90 14 ${px((plotTop + plotBottom) / 2)})">${escapeHtml(spec.yLabel)}</text>`,
   );
@@ -452,7 +532,9 @@ function renderChart(spec: ChartSpec): string {
     const d = bandPath(band, xPx, yPx);
     if (d === '') continue;
     const role = band.role === undefined ? '' : ` data-role="${escapeHtml(band.role)}"`;
-    out.push(`<path d="${d}" fill="${band.color}" fill-opacity="0.15" stroke="none" class="band"${role}/>`);
+    out.push(
+      `<path d="${d}" fill="${band.color}" fill-opacity="${BAND_OPACITY}" stroke="none" class="band"${role}/>`,
+    );
   }
   for (const line of lines) {
     const d = linePath(line.points, xPx, yPx);
@@ -470,9 +552,13 @@ function renderChart(spec: ChartSpec): string {
     const y = legendTop + Math.floor(i / legendColumns) * LEGEND_ROW_PX + 10;
     const dash = item.dash === undefined ? '' : ` stroke-dasharray="${item.dash}"`;
     const role = item.role === undefined ? '' : ` data-role="${escapeHtml(item.role)}"`;
+    const swatch =
+      item.kind === 'band'
+        ? `<rect x="${x}" y="${y - 6}" width="26" height="12" fill="${item.color}" fill-opacity="${BAND_OPACITY}"/>`
+        : `<line x1="${x}" x2="${x + 26}" y1="${y}" y2="${y}" stroke="${item.color}" stroke-width="2.5"${dash}/>`;
+    const cls = item.role === 'byzantine' ? 'legend attacker' : 'legend';
     out.push(
-      `<g class="legend-item"${role}><line x1="${x}" x2="${x + 26}" y1="${y}" y2="${y}" stroke="${item.color}" ` +
-        `stroke-width="2.5"${dash}/><text x="${x + 32}" y="${y}" class="legend">${escapeHtml(item.label)}</text></g>`,
+      `<g class="legend-item"${role}>${swatch}<text x="${x + 32}" y="${y}" class="${cls}">${escapeHtml(item.label)}</text></g>`,
     );
   });
   out.push('</svg>');
@@ -488,21 +574,120 @@ const TRACE_COLORS = ['#1f77b4', '#2ca02c', '#9467bd', '#17becf', '#8c564b', '#e
 const BYZANTINE_COLORS = ['#d62728', '#a50f15', '#ef3b2c', '#cb181d', '#fb6a4a'];
 const BYZANTINE_DASH = '7 4';
 const TRACE_LABEL_CHARS_MAX = 24;
+const PANEL_PLOT_HEIGHT_PX = 130;
 
-function traceLabel(trace: NodeTrace): string {
-  const id =
-    trace.id.length > TRACE_LABEL_CHARS_MAX ? `${trace.id.slice(0, TRACE_LABEL_CHARS_MAX - 1)}…` : trace.id;
-  return `${id} (${trace.role})`;
+function shortId(id: string): string {
+  return id.length > TRACE_LABEL_CHARS_MAX ? `${id.slice(0, TRACE_LABEL_CHARS_MAX - 1)}…` : id;
 }
 
-function errorChart(report: SimReport, scenario: Record<string, unknown>): string {
-  const { series } = report;
+function traceLabel(trace: NodeTrace): string {
+  return `${shortId(trace.id)} (${trace.role})`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scenario events (partitions, crashes, reference faults) on the time axis
+
+interface TimelineEvent extends Span {
+  what: string;
+}
+
+function record(value: unknown): Record<string, unknown> | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+function nodeName(index: unknown): string {
+  return typeof index === 'number' && Number.isInteger(index) && index >= 0
+    ? `n${String(index).padStart(4, '0')}`
+    : `node ${String(index)}`;
+}
+
+/** A, B, …, Z, AA, AB, …: short tags that fit in a stripe a few pixels wide. */
+function tagOf(i: number): string {
+  const letter = String.fromCharCode(65 + (i % 26));
+  return i < 26 ? letter : `${tagOf(Math.floor(i / 26) - 1)}${letter}`;
+}
+
+/**
+ * The scenario's scheduled events, read defensively (the scenario is an open record in the report),
+ * in the order partitions, crashes, reference faults, each sorted by start time. An event that never
+ * ends lasts to the end of the run.
+ */
+export function timelineEvents(report: SimReport): TimelineEvent[] {
+  const scenario = report.scenario;
+  const endS = report.durationS;
+  const list = (key: string): Record<string, unknown>[] => {
+    const value = scenario[key];
+    return Array.isArray(value) ? value.map(record).filter((r) => r !== null) : [];
+  };
+  const events: Omit<TimelineEvent, 'tag'>[] = [];
+  for (const p of list('partitions')) {
+    const groups = Array.isArray(p['groups']) ? p['groups'] : [];
+    const sizes = groups.map((g) => (Array.isArray(g) ? g.length : 0));
+    const inGroups = sizes.reduce((a, b) => a + b, 0);
+    const rest = report.counts.nodes - inGroups;
+    const parts = [...sizes, ...(rest > 0 ? [rest] : [])].map((n) => `${n}`).join(' | ');
+    events.push({
+      fromS: numberOr(p['atS'], 0),
+      toS: numberOr(p['healS'], endS),
+      what: `partition into groups of ${parts} nodes${p['healS'] === null ? ' (never healed)' : ''}`,
+    });
+  }
+  for (const c of list('crashes')) {
+    events.push({
+      fromS: numberOr(c['atS'], 0),
+      toS: numberOr(c['restartS'], endS),
+      what: `${nodeName(c['node'])} crashed${c['restartS'] === null ? ' (no restart)' : ', then restarted'}`,
+    });
+  }
+  for (const f of list('anchorFaults')) {
+    const what =
+      f['kind'] === 'step'
+        ? `anchor ${nodeName(f['anchor'])}: its reference clock reads ${formatNs(numberOr(f['stepNs'], 0))} off`
+        : `anchor ${nodeName(f['anchor'])}: reference clock outage`;
+    events.push({ fromS: numberOr(f['atS'], 0), toS: numberOr(f['untilS'], endS), what });
+  }
+  return events.map((e, i) => ({ ...e, tag: tagOf(i) }));
+}
+
+function timelineTable(events: readonly TimelineEvent[]): string {
+  if (events.length === 0) return '';
+  const rows = events.map(
+    (e) =>
+      `<tr><td class="tag">${escapeHtml(e.tag)}</td><td>${escapeHtml(formatSeconds(e.fromS))}</td>` +
+      `<td>${escapeHtml(formatSeconds(e.toS))}</td><td class="what">${escapeHtml(e.what)}</td></tr>`,
+  );
+  return [
+    '<section id="timeline"><h2>What happened during the run</h2>',
+    '<p class="how">The scenario’s scheduled faults. Every time chart below shades these stretches and tags them with the letter.</p>',
+    '<table class="timeline">',
+    '<thead><tr><th scope="col">tag</th><th scope="col">from</th><th scope="col">until</th><th scope="col">what</th></tr></thead>',
+    '<tbody>',
+    ...rows,
+    '</tbody></table></section>',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The charts of the page
+
+function statsMarker(report: SimReport): Marker[] {
+  return report.statsFromS > 0 ? [{ at: report.statsFromS, label: 'statistics from here' }] : [];
+}
+
+function errorChart(report: SimReport, spans: Span[]): string {
+  const { series, scenario } = report;
   const threshold = scenario['convergenceThresholdNs'];
   return renderChart({
     id: 'honest-error',
     description: 'Honest nodes: |error| p50, p99 and max over time, with the baselines’ p99',
     scale: 'log',
-    yLabel: '|error| (log scale)',
+    yLabel: '|best − true| (log scale)',
     lines: [
       {
         label: 'timemesh max',
@@ -536,73 +721,159 @@ function errorChart(report: SimReport, scenario: Record<string, unknown>): strin
       },
     ],
     bands: [],
-    xMarkers: report.statsFromS > 0 ? [{ at: report.statsFromS, label: 'statistics from here' }] : [],
+    xMarkers: statsMarker(report),
     yMarkers:
       typeof threshold === 'number' && threshold > 0
         ? [{ at: threshold, label: 'convergence threshold' }]
         : [],
+    spans,
     emptyText: 'No honest |error| samples were recorded.',
   });
 }
 
-function traceChart(report: SimReport): string {
+function traceBand(trace: NodeTrace, tS: readonly number[], color: string): BandSeries {
+  return {
+    color,
+    role: trace.role,
+    x: [...tS],
+    low: tS.map((_, i) => trace.lowNs[i] ?? null),
+    high: tS.map((_, i) => trace.highNs[i] ?? null),
+  };
+}
+
+/**
+ * One small panel per traced honest node and anchor, all on one shared symmetric-log axis, so that a
+ * node whose band is wider or whose error is larger stands out when the panels are compared.
+ */
+function nodePanels(report: SimReport, spans: Span[]): string {
   const { series } = report;
-  let honestIndex = 0;
-  let byzantineIndex = 0;
+  const traces = series.nodes.filter((t) => t.role !== 'byzantine');
+  if (traces.length === 0) return '<p class="empty">No node traces were recorded.</p>';
+  const values: number[] = [];
+  const lineValues: number[] = [];
+  for (const t of traces) {
+    const errors = finiteValues(t.errorNs);
+    lineValues.push(...errors);
+    values.push(...errors, ...finiteValues(t.lowNs), ...finiteValues(t.highNs));
+  }
+  if (values.length === 0) return '<p class="empty">No node traces were recorded.</p>';
+  const panels = traces.map((trace, i) => {
+    const color = TRACE_COLORS[i % TRACE_COLORS.length] ?? '#1f77b4';
+    return renderChart({
+      id: `node-${trace.id}`,
+      description: `${trace.id} (${trace.role}): best − true over time with its [earliest, latest] band`,
+      scale: 'symlog',
+      yLabel: 'minus true time',
+      title: `${shortId(trace.id)}: ${trace.role === 'anchor' ? 'anchor (has a reference clock)' : 'honest node'}`,
+      plotHeightPx: PANEL_PLOT_HEIGHT_PX,
+      lines: [
+        {
+          label: 'best − true',
+          color,
+          role: trace.role,
+          widthPx: 1.4,
+          points: pointsOf(series.tS, trace.errorNs),
+        },
+      ],
+      bands: [traceBand(trace, series.tS, color)],
+      bandLegend: 'interval: [earliest − true, latest − true]',
+      xMarkers: [],
+      yMarkers: [],
+      spans,
+      sharedY: { values, lineValues },
+      emptyText: `${trace.id}: no samples were recorded.`,
+    });
+  });
+  return panels.join('\n');
+}
+
+/** A sentence on what the scenario's attack makes each attacker say. */
+function attackText(report: SimReport): string {
+  const attack = record(report.scenario['attack']);
+  const kind = typeof attack?.['kind'] === 'string' ? attack['kind'] : 'unknown';
+  const lie = formatNs(numberOr(attack?.['lieNs'], Number.NaN));
+  switch (kind) {
+    case 'constant':
+      return `constant: every answer is ${lie} ahead of true time.`;
+    case 'two-faced':
+      return `two-faced: ${lie} ahead to even-numbered peers and ${lie} behind to odd-numbered ones (the line shows the first).`;
+    case 'random':
+      return `random: a fresh uniform lie within ±${lie} for every answer (the line shows the bound).`;
+    case 'frog-boil':
+      return `frog-boil: a lie that grows by ${formatNs(numberOr(attack?.['driftNsPerS'], Number.NaN))} every second.`;
+    case 'delay':
+      return `delay: honest timestamps, but each answer is held ${formatNs(numberOr(attack?.['holdNs'], Number.NaN))} after T3 (the line shows the offset this fakes, half the hold).`;
+    case 'hlc-push':
+      return `hlc-push: honest time, HLCs ${formatNs(numberOr(attack?.['hlcAheadNs'], Number.NaN))} ahead (the line is zero: the lie is not in the time).`;
+    case 'silent':
+      return 'silent: never answers (nothing to draw).';
+    default:
+      return `${kind}.`;
+  }
+}
+
+function attackerChart(report: SimReport, spans: Span[]): string {
+  const { series } = report;
+  const traces = series.nodes.filter((t) => t.role === 'byzantine');
+  if (traces.length === 0) return '';
   const lines: LineSeries[] = [];
   const bands: BandSeries[] = [];
-  for (const trace of series.nodes) {
-    const byzantine = trace.role === 'byzantine';
-    const color = byzantine
-      ? (BYZANTINE_COLORS[byzantineIndex++ % BYZANTINE_COLORS.length] ?? '#d62728')
-      : (TRACE_COLORS[honestIndex++ % TRACE_COLORS.length] ?? '#1f77b4');
+  traces.forEach((trace, i) => {
+    const color = BYZANTINE_COLORS[i % BYZANTINE_COLORS.length] ?? '#d62728';
     lines.push({
-      label: traceLabel(trace),
+      label: `${traceLabel(trace)}: ATTACKER`,
       color,
       role: trace.role,
-      widthPx: byzantine ? 1.8 : 1.4,
-      ...(byzantine ? { dash: BYZANTINE_DASH } : {}),
+      widthPx: 1.8,
+      dash: BYZANTINE_DASH,
       points: pointsOf(series.tS, trace.errorNs),
     });
-    bands.push({
-      color,
-      role: trace.role,
-      x: [...series.tS],
-      low: series.tS.map((_, i) => trace.lowNs[i] ?? null),
-      high: series.tS.map((_, i) => trace.highNs[i] ?? null),
-    });
-  }
-  return renderChart({
-    id: 'node-traces',
-    description: 'Traced nodes: error (best − true) over time with their [earliest, latest] band',
+    bands.push(traceBand(trace, series.tS, color));
+  });
+  const chart = renderChart({
+    id: 'attackers',
+    description: 'Attackers (byzantine nodes): the time they claim, minus true time',
     scale: 'symlog',
-    yLabel: 'best − true (symmetric log)',
+    yLabel: 'claim − true',
+    title: `ATTACKERS: what ${traces.length === 1 ? 'the traced attacker claims' : `the ${traces.length} traced attackers claim`}`,
+    titleClass: 'attacker',
+    plotHeightPx: PANEL_PLOT_HEIGHT_PX,
     lines,
     bands,
     xMarkers: [],
     yMarkers: [],
-    emptyText: 'No node traces were recorded.',
+    spans,
+    emptyText: 'The attackers never answered (a silent attack), so there is nothing to draw.',
   });
+  return [
+    '<div class="attackers">',
+    `<p class="how"><strong class="attacker">Attack</strong> ${escapeHtml(attackText(report))} ` +
+      'Attackers know true time exactly and claim a 1 µs error bound, anchored status and stratum 1, so honest nodes find them attractive. ' +
+      'Their axis is not the honest nodes’ axis: compare the tick labels.</p>',
+    chart,
+    '</div>',
+  ].join('\n');
 }
 
-function widthChart(report: SimReport): string {
+function widthChart(report: SimReport, spans: Span[]): string {
   const { series } = report;
   return renderChart({
     id: 'interval-width',
     description: 'Honest nodes: interval width (latest − earliest) p50 over time',
     scale: 'log',
-    yLabel: 'width p50 (log scale)',
+    yLabel: 'latest − earliest (log scale)',
     lines: [
       {
-        label: 'interval width p50',
+        label: 'interval width p50 over honest nodes',
         color: '#2ca02c',
         widthPx: 2,
         points: pointsOf(series.tS, series.honestWidthNsP50),
       },
     ],
     bands: [],
-    xMarkers: report.statsFromS > 0 ? [{ at: report.statsFromS, label: 'statistics from here' }] : [],
+    xMarkers: statsMarker(report),
     yMarkers: [],
+    spans,
     emptyText: 'No interval widths were recorded (no honest node was synchronized).',
   });
 }
@@ -688,12 +959,45 @@ function checksTable(checks: readonly CheckResult[]): string {
   ].join('\n');
 }
 
+/** What each event counter means, for a reader who does not know the code. */
+const EVENT_MEANINGS: Readonly<Record<string, string>> = {
+  processed: 'simulator events handled (messages, timers, samples)',
+  exchangesStarted: 'time exchanges (request/response) started by honest nodes',
+  exchangesCompleted: 'exchanges that got an answer',
+  exchangesLost: 'exchanges whose request or answer was lost or never came',
+  announcementsPublished: 'status announcements gossiped by honest nodes',
+  falsetickerMarks: 'times a node excluded a peer as a falseticker',
+  referenceFalsetickerMarks: 'rounds in which an anchor overruled its own reference clock',
+  hlcRejections: 'HLC timestamps rejected as too far ahead',
+  noQuorumRounds: 'rounds without enough agreeing sources to set the interval',
+};
+
 function eventsTable(report: SimReport): string {
   const rows = Object.entries(report.events).map(
     ([key, value]) =>
-      `<tr><th scope="row">${escapeHtml(key)}</th><td>${escapeHtml(formatPlain(value))}</td></tr>`,
+      `<tr><th scope="row"><code>${escapeHtml(key)}</code></th><td>${escapeHtml(formatPlain(value))}</td>` +
+      `<td class="what">${escapeHtml(EVENT_MEANINGS[key] ?? '')}</td></tr>`,
   );
   return ['<table class="events">', '<tbody>', ...rows, '</tbody></table>'].join('\n');
+}
+
+/** One sentence with the figure most readers look for first: p99 |error| against the baselines. */
+function headline(report: SimReport): string {
+  const t = report.honest;
+  const a = report.baselines.average;
+  const s = report.baselines.seedMedianBlend;
+  const worse = (baseline: number | null): string => {
+    const f = factor(t.errorNsP99, baseline);
+    if (f === DASH || t.errorNsP99 === null || baseline === null) return '';
+    return baseline >= t.errorNsP99 ? ` (${f} worse)` : ` (${f}: better than timemesh)`;
+  };
+  return (
+    `Honest |error| p99 after the warm-up: <strong>${escapeHtml(formatNs(t.errorNsP99))}</strong> with timemesh, ` +
+    `${escapeHtml(formatNs(a.errorNsP99))}${escapeHtml(worse(a.errorNsP99))} with the average baseline, ` +
+    `${escapeHtml(formatNs(s.errorNsP99))}${escapeHtml(worse(s.errorNsP99))} with the seed median-blend. ` +
+    `True time was inside the interval in ${escapeHtml(formatPercent(t.containment))} of the samples; ` +
+    `convergence: ${escapeHtml(convergenceText(t.convergenceS))}.`
+  );
 }
 
 /** A short human reading of a numeric parameter whose name carries a unit, or ''. */
@@ -759,6 +1063,14 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica 
   margin: 0 auto; padding: 24px; max-width: 1000px; color: #1a1a1a; background: #fff; }
 h1 { font-size: 1.6em; margin: 0 0 4px; }
 h2 { font-size: 1.2em; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+h3 { font-size: 1.02em; margin: 18px 0 4px; }
+.headline { font-size: 1.05em; background: #f4f8fc; border-left: 4px solid #08519c; padding: 8px 12px; }
+.how { color: #444; font-size: 0.92em; margin: 4px 0 8px; }
+.attacker { color: #b00; }
+.attackers { margin-top: 16px; border-top: 2px solid #d62728; padding-top: 4px; }
+table.checks td:first-child, table.timeline td.what, table.events td.what { text-align: left; }
+table.events td.what { color: #555; }
+table.timeline td.tag { text-align: center; font-weight: 700; background: #fff3d6; }
 .subtitle { color: #555; margin: 0 0 12px; }
 .verdict { display: inline-block; padding: 2px 10px; border-radius: 4px; font-weight: 600; }
 .verdict.pass, tr.pass .status { background: #e6f4ea; color: #137333; }
@@ -786,6 +1098,11 @@ svg .ytick { text-anchor: end; dominant-baseline: middle; fill: #444; }
 svg .xtick { text-anchor: middle; fill: #444; }
 svg .axis-label { text-anchor: middle; fill: #222; }
 svg .legend { dominant-baseline: middle; fill: #222; }
+svg .legend.attacker { fill: #b00; font-weight: 700; }
+svg .panel-title { font-weight: 600; fill: #222; font-size: 13px; }
+svg .panel-title.attacker { fill: #b00; }
+svg .span { fill: #ffd980; fill-opacity: 0.28; }
+svg .span-label { text-anchor: middle; fill: #8a5a00; font-weight: 700; font-size: 11px; }
 .chart-note { color: #555; font-size: 0.9em; margin: 4px 0 0; }
 .empty { color: #777; font-style: italic; }
 dl.parameters { display: grid; grid-template-columns: max-content auto; gap: 0 16px; font-size: 0.92em; }
@@ -808,6 +1125,7 @@ export function renderHtmlReport(report: SimReport): string {
     typeof (attack as Record<string, unknown>)['kind'] === 'string'
       ? String((attack as Record<string, unknown>)['kind'])
       : DASH;
+  const timeline = timelineEvents(report);
   const verdict =
     report.checks.length === 0
       ? '<span class="verdict none">no checks</span>'
@@ -846,23 +1164,33 @@ export function renderHtmlReport(report: SimReport): string {
     ...facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`),
     '</dl>',
     '</header>',
-    '<section id="summary"><h2>timemesh against the baselines</h2>',
+    '<section id="summary"><h2>Summary</h2>',
+    `<p class="headline">${headline(report)}</p>`,
+    '<h3>Checks (the verdict)</h3>',
+    checksTable(report.checks),
+    '<h3>timemesh against the baselines</h3>',
+    '<p class="how">Both baselines ran in the same simulation on the very same exchanges, as shadow clocks of every honest node: ' +
+      '<em>average</em> takes the plain mean of the peers’ offsets each round; <em>seed median-blend</em> moves the clock 20 % of the way to the median offset.</p>',
     summaryTable(report),
     '</section>',
-    '<section id="checks"><h2>Checks</h2>',
-    checksTable(report.checks),
+    timelineTable(timeline),
+    '<section id="error-chart"><h2>Honest |error| over time: timemesh and the baselines</h2>',
+    '<p class="how">How to read: lower is better. Blue lines are timemesh over all honest nodes at each sample (p50, p99, max of |best − true|); ' +
+      'the dashed orange and dotted brown lines are the two baselines’ p99 on the same exchanges. Log scale: each gridline is ×10. ' +
+      'Zero errors sit on the bottom edge.</p>',
+    errorChart(report, timeline),
     '</section>',
-    '<section id="error-chart"><h2>Honest |error| over time</h2>',
-    errorChart(report, scenario),
-    '<p class="chart-note">Zero errors are drawn on the bottom edge of the log axis.</p>',
-    '</section>',
-    '<section id="trace-chart"><h2>Traced nodes: error and uncertainty band</h2>',
-    traceChart(report),
-    '<p class="chart-note">Shaded: each node’s [earliest − true, latest − true] band; true time is the dark zero line. ' +
-      'Red dashed lines are byzantine nodes.</p>',
+    '<section id="trace-chart"><h2>Traced nodes: error and interval, one panel per node</h2>',
+    '<p class="how">How to read: the line is the node’s best estimate minus true time (0 = exact); the shaded band is its interval ' +
+      '[earliest, latest] minus true time. The band must cover the 0 line (true time inside the interval); its height is the uncertainty. ' +
+      'All panels share one y axis: symmetric log, linear near 0 and ×10 per gridline beyond. Gaps: the node was down or unsynchronized.</p>',
+    nodePanels(report, timeline),
+    attackerChart(report, timeline),
     '</section>',
     '<section id="width-chart"><h2>Interval width over time</h2>',
-    widthChart(report),
+    '<p class="how">How to read: the median over honest nodes of latest − earliest, the uncertainty each node admits. Narrower is a tighter guarantee; ' +
+      'it widens while nodes cannot reach good sources (partitions, outages) and the drift bound grows.</p>',
+    widthChart(report, timeline),
     '</section>',
     '<section id="events"><h2>Events</h2>',
     eventsTable(report),

@@ -5,8 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatMetric, formatNs, formatSeconds, renderHtmlReport } from '../../sim/htmlReport.ts';
+import {
+  formatMetric,
+  formatNs,
+  formatSeconds,
+  renderHtmlReport,
+  timelineEvents,
+} from '../../sim/htmlReport.ts';
 import { REPORT_SCHEMA, type AccuracyFigures, type SimReport } from '../../sim/reportTypes.ts';
+import { resolveScenario } from '../../sim/scenario.ts';
+import { simulate } from '../../sim/simulator.ts';
 
 function accuracy(scale: number): AccuracyFigures {
   return {
@@ -31,6 +39,11 @@ function makeReport(): SimReport {
       attack: { kind: 'constant', lieNs: 3.6e12 },
       network: { delayNsMin: 200_000, delayNsMax: 2_000_000 },
       partitions: [{ atS: 10, healS: 20, groups: [[0, 1]] }],
+      crashes: [
+        { node: 5, atS: 30, restartS: 40 },
+        { node: 6, atS: 30, restartS: 40 },
+      ],
+      anchorFaults: [{ anchor: 1, atS: 20, untilS: null, kind: 'step', stepNs: 1e9 }],
       convergenceThresholdNs: 1e6,
     },
     seed: '42',
@@ -142,6 +155,13 @@ function makeEmptyReport(): SimReport {
   };
 }
 
+/** The SVG of one chart, from its opening tag to its closing one. */
+function chartSvg(html: string, id: string): string {
+  const start = html.indexOf(`data-chart="${id}"`);
+  assert.notEqual(start, -1, `chart ${id} not found`);
+  return html.slice(start, html.indexOf('</svg>', start));
+}
+
 function tableRow(html: string, rowStart: string): string {
   const start = html.indexOf(rowStart);
   assert.notEqual(start, -1, `row starting ${rowStart} not found`);
@@ -152,8 +172,10 @@ describe('renderHtmlReport', () => {
   it('is a self-contained page with one inline SVG per chart', () => {
     const html = renderHtmlReport(makeReport());
     assert.match(html, /^<!DOCTYPE html>/);
-    assert.equal((html.match(/<svg /g) ?? []).length, 3);
-    for (const id of ['honest-error', 'node-traces', 'interval-width']) {
+    // The |error| chart, one panel per traced honest node or anchor, the attackers' panel, the widths.
+    const ids = ['honest-error', 'node-n0', 'node-n5', 'attackers', 'interval-width'];
+    assert.equal((html.match(/<svg /g) ?? []).length, ids.length, 'one SVG per chart');
+    for (const id of ids) {
       assert.ok(
         html.includes(`<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${id}"`),
         id,
@@ -183,26 +205,126 @@ describe('renderHtmlReport', () => {
     assert.ok(svg.includes('statistics from here'));
   });
 
-  it('marks byzantine traces red and dashed, and draws interval bands', () => {
+  it('marks attackers red, dashed and labelled, in their own panel', () => {
     const html = renderHtmlReport(makeReport());
-    const svg = html.slice(html.indexOf('data-chart="node-traces"'));
+    const svg = chartSvg(html, 'attackers');
     const byzantineLine =
       /<path [^>]*stroke="(#[0-9a-f]{6})"[^>]*stroke-dasharray="7 4"[^>]*data-role="byzantine"/.exec(svg);
     assert.ok(byzantineLine, 'a dashed byzantine line');
     assert.equal(byzantineLine[1], '#d62728');
-    assert.ok(svg.includes('>n9 (byzantine)</text>'));
-    assert.ok(svg.includes('>n0 (anchor)</text>'));
-    assert.doesNotMatch(svg.slice(0, svg.indexOf('</svg>')), /data-role="honest"[^>]*stroke-dasharray/);
-    assert.equal((svg.slice(0, svg.indexOf('</svg>')).match(/class="band"/g) ?? []).length, 3);
+    assert.ok(svg.includes('class="legend attacker">n9 (byzantine): ATTACKER</text>'), 'legend labels n9');
+    assert.ok(
+      svg.includes('class="panel-title attacker">ATTACKERS: what the traced attacker claims</text>'),
+      'title',
+    );
+    const section = html.slice(
+      html.indexOf('<div class="attackers">'),
+      html.indexOf('data-chart="attackers"'),
+    );
+    assert.ok(
+      section.includes('constant: every answer is 1 h ahead of true time.'),
+      `attack text: ${section}`,
+    );
+    // No honest panel carries an attacker's mark, and no honest line is dashed.
+    for (const id of ['node-n0', 'node-n5']) {
+      const panel = chartSvg(html, id);
+      assert.ok(!panel.includes('ATTACKER') && !panel.includes('byzantine'), `${id} has no attacker`);
+      assert.doesNotMatch(panel, /class="line"[^>]*stroke-dasharray|stroke-dasharray[^>]*class="line"/);
+    }
+  });
+
+  it('draws one panel per traced honest node and anchor, with its interval band', () => {
+    const html = renderHtmlReport(makeReport());
+    const n0 = chartSvg(html, 'node-n0');
+    const n5 = chartSvg(html, 'node-n5');
+    assert.ok(n0.includes('class="panel-title">n0: anchor (has a reference clock)</text>'), 'n0 title');
+    assert.ok(n5.includes('class="panel-title">n5: honest node</text>'), 'n5 title');
+    for (const [id, panel, runs] of [
+      ['n0', n0, 1],
+      ['n5', n5, 2], // null band at indices 0 and 2: runs [1] and [3, 5]
+    ] as const) {
+      const band =
+        /<path d="([^"]+)" fill="(#[0-9a-f]{6})" fill-opacity="[\d.]+" stroke="none" class="band" data-role="(\w+)"/.exec(
+          panel,
+        );
+      assert.ok(band, `${id} has a band path`);
+      assert.equal((band[1]!.match(/Z/g) ?? []).length, runs, `${id} band has ${runs} closed run(s)`);
+      assert.equal(band[3], id === 'n0' ? 'anchor' : 'honest', `${id} band role`);
+      // The band and the line are the node's colour, and the legend explains the band.
+      assert.ok(panel.includes(`stroke="${band[2]}"`), `${id} line in the band's colour`);
+      assert.ok(panel.includes('>interval: [earliest − true, latest − true]</text>'), `${id} band legend`);
+      assert.ok(panel.includes('>0</text>'), `${id} has a zero tick (true time)`);
+    }
+    // One shared y axis: the panels' tick labels are identical, so panels can be compared.
+    const ticks = (svg: string) => [...svg.matchAll(/class="ytick">([^<]*)</g)].map((m) => m[1]);
+    assert.deepEqual(ticks(n0), ticks(n5), 'shared y axis');
+    // The anchor's ±1 µs band alone would give a µs axis: the shared one reaches n5's −50 ms start.
+    assert.ok(ticks(n0).includes('−10 ms'), `n0's axis is n5's: ${ticks(n0).join(', ')}`);
   });
 
   it('breaks lines at null samples instead of drawing them as zero', () => {
     const html = renderHtmlReport(makeReport());
-    const svg = html.slice(html.indexOf('data-chart="node-traces"'));
+    const svg = chartSvg(html, 'node-n5');
     const honest = /<path d="([^"]*)"[^>]*class="line" data-role="honest"/.exec(svg);
-    assert.ok(honest);
+    assert.ok(honest, 'n5 line');
     // n5 has a null at index 2: two subpaths.
-    assert.equal((honest[1]?.match(/M/g) ?? []).length, 2);
+    assert.equal((honest[1]?.match(/M/g) ?? []).length, 2, 'two subpaths');
+  });
+
+  it('lists the scenario events and shades them, tagged, on every time chart', () => {
+    const report = makeReport();
+    const events = timelineEvents(report);
+    assert.deepEqual(
+      events.map((e) => [e.tag, e.fromS, e.toS, e.what]),
+      [
+        ['A', 10, 20, 'partition into groups of 2 | 8 nodes'],
+        ['B', 30, 40, 'n0005 crashed, then restarted'],
+        ['C', 30, 40, 'n0006 crashed, then restarted'],
+        ['D', 20, 60, 'anchor n0001: its reference clock reads 1 s off'],
+      ],
+    );
+    const html = renderHtmlReport(report);
+    assert.ok(
+      html.includes('<td class="what">anchor n0001: its reference clock reads 1 s off</td>'),
+      'timeline',
+    );
+    for (const id of ['honest-error', 'node-n0', 'node-n5', 'attackers', 'interval-width']) {
+      const svg = chartSvg(html, id);
+      // Three stripes: B and C cover the same stretch and share one, tagged "B C".
+      assert.equal((svg.match(/class="span"/g) ?? []).length, 3, `${id} stripes`);
+      for (const tag of ['A', 'B C', 'D'])
+        assert.ok(svg.includes(`class="span-label">${tag}</text>`), `${id} tag ${tag}`);
+    }
+  });
+
+  it('opens with a headline, the checks, then the baselines table', () => {
+    const html = renderHtmlReport(makeReport());
+    const headline = html.slice(
+      html.indexOf('<p class="headline">'),
+      html.indexOf('</p>', html.indexOf('<p class="headline">')),
+    );
+    assert.ok(headline.includes('<strong>85 µs</strong> with timemesh'), headline);
+    assert.ok(headline.includes('85 ms (×1,000 worse) with the average baseline'), headline);
+    assert.ok(headline.includes('850 µs (×10 worse) with the seed median-blend'), headline);
+    assert.ok(headline.includes('99.95 %'), headline);
+    const order = [
+      'class="verdict',
+      '<p class="headline">',
+      '<table class="checks">',
+      '<table class="summary">',
+      'data-chart="honest-error"',
+    ];
+    const at = order.map((marker) => html.indexOf(marker));
+    assert.ok(
+      at.every((i, k) => i !== -1 && (k === 0 || i > at[k - 1]!)),
+      `summary order ${at.join(', ')}`,
+    );
+    // Both baselines' columns are named in the table header.
+    const head = html.slice(
+      html.indexOf('<table class="summary">'),
+      html.indexOf('</thead>', html.indexOf('<table class="summary">')),
+    );
+    assert.ok(head.includes('>baseline: average<') && head.includes('>baseline: seed median-blend<'), head);
   });
 
   it('puts timemesh and both baselines side by side with the factor', () => {
@@ -249,10 +371,16 @@ describe('renderHtmlReport', () => {
     const report = makeReport();
     report.scenario = { ...report.scenario, name: '<script>alert("x")</script>', description: 'a & b' };
     report.series.nodes[0] = { ...report.series.nodes[0]!, id: '"><img src=x onerror=alert(1)>' };
+    report.series.nodes[2] = { ...report.series.nodes[2]!, id: '<i>liar</i>' };
     report.checks[0] = { ...report.checks[0]!, metric: '<b>m</b>' };
+    report.scenario['attack'] = { kind: '<script>x</script>' };
+    report.scenario['crashes'] = [{ node: '<img src=y>', atS: 1, restartS: 2 }];
+    report.events = { ...report.events, ['<img src=z>' as 'processed']: 1 };
     const html = renderHtmlReport(report);
     assert.doesNotMatch(html, /<script/i);
     assert.doesNotMatch(html, /<img/i);
+    assert.doesNotMatch(html, /<i>liar/);
+    assert.ok(html.includes('&lt;img src=y&gt; crashed'), 'crash node escaped in the timeline');
     assert.doesNotMatch(html, /<b>m<\/b>/);
     assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'));
     assert.ok(html.includes('a &amp; b'));
@@ -317,6 +445,36 @@ describe('renderHtmlReport', () => {
   it('is deterministic', () => {
     assert.equal(renderHtmlReport(makeReport()), renderHtmlReport(makeReport()));
     assert.equal(renderHtmlReport(makeEmptyReport()), renderHtmlReport(makeEmptyReport()));
+  });
+
+  it('gives a byte-identical page for the same seed from two real simulator runs', () => {
+    const run = (seed: string) =>
+      renderHtmlReport(
+        simulate(
+          resolveScenario(
+            {
+              name: 'html-determinism',
+              seed,
+              nodes: 10,
+              anchors: 2,
+              byzantine: 2,
+              attack: { kind: 'two-faced' },
+              duration: '3m',
+              crashes: [{ node: 3, atS: 60, restartS: 90 }],
+            },
+            'test',
+          ),
+        ),
+      );
+    const first = run('html-1');
+    assert.equal(first, run('html-1'), 'same seed, same bytes');
+    assert.notEqual(first, run('html-2'), 'another seed, another page');
+    // And the page of a real run has what a reader needs: the panels, the attackers, the event.
+    for (const id of ['node-n0000', 'node-n0001', 'node-n0002', 'attackers']) {
+      assert.ok(first.includes(`data-chart="${id}"`), `real run has chart ${id}`);
+    }
+    assert.ok(first.includes('n0003 crashed, then restarted'), 'real run lists the crash');
+    assert.ok(first.length < 400_000, `page is ${first.length} bytes`);
   });
 });
 
