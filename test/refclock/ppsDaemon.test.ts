@@ -12,7 +12,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +28,15 @@ const PPS_FUDGE_NS = 1500;
 const EXPECTED_PPS_OFFSET_NS = -CLOCK_OFFSET_MS * MS + PPS_FUDGE_NS;
 const SECONDS = 10;
 
+/**
+ * Writes `<dir>/assert` as the kernel presents it: all at once. (writeFileSync truncates first, and a
+ * poll landing between the truncation and the write would read an empty file: a reader error.)
+ */
+function writeAssert(dir: string, content: string): void {
+  writeFileSync(join(dir, 'assert.tmp'), content);
+  renameSync(join(dir, 'assert.tmp'), join(dir, 'assert'));
+}
+
 describe('GPS + PPS in the daemon (socat pty, sysfs-style PPS)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'timemesh-ppsd-'));
   const ppsDir = join(dir, 'pps0');
@@ -36,7 +45,7 @@ describe('GPS + PPS in the daemon (socat pty, sysfs-style PPS)', () => {
 
   before(async () => {
     mkdirSync(ppsDir);
-    writeFileSync(join(ppsDir, 'assert'), `${Math.floor(Date.now() / 1000) - 1}.000000000#0\n`);
+    writeAssert(ppsDir, `${Math.floor(Date.now() / 1000) - 1}.000000000#0\n`);
     await pty.start();
   });
   after(async () => {
@@ -73,7 +82,7 @@ describe('GPS + PPS in the daemon (socat pty, sysfs-style PPS)', () => {
     for (let i = 0; i < SECONDS; i++) {
       // The pulse marks the second; the receiver's sentences naming it follow.
       const s = await writeSecond(pty, groups[i % groups.length] ?? []);
-      writeFileSync(join(ppsDir, 'assert'), `${s}.000000000#${i + 1}\n`);
+      writeAssert(ppsDir, `${s}.000000000#${i + 1}\n`);
     }
     await sleep(300);
 
@@ -105,7 +114,7 @@ describe('GPS + PPS in the daemon (socat pty, sysfs-style PPS)', () => {
     const deadline = Date.now() + 30_000;
     for (let i = 0; Date.now() < deadline; i++) {
       const s = await writeSecond(pty, groups[(SECONDS + i) % groups.length] ?? []);
-      writeFileSync(join(ppsDir, 'assert'), `${s}.000000000#${SECONDS + i + 1}\n`);
+      writeAssert(ppsDir, `${s}.000000000#${SECONDS + i + 1}\n`);
       await sleep(100);
       const t0 = process.hrtime.bigint();
       const hostBeforeNs = BigInt(Date.now()) * 1_000_000n;
