@@ -9,7 +9,6 @@ import { compareHlc } from '../../hlc/hlc.ts';
 import type { HlcTimestamp } from '../../hlc/hlc.ts';
 import { formatHlc, parseHlc } from '../../hlc/hlcCodec.ts';
 import { HlcExhaustedError } from '../../hlc/hlcErrors.ts';
-import type { ServiceCounters } from '../../mesh/timeService.ts';
 import { buildApi, isoFromNs, sourceScore } from '../../node/api.ts';
 import type {
   ApiSource,
@@ -23,48 +22,8 @@ import type {
 import { NodeCore } from '../../node/core/nodeCore.ts';
 import type { NodeCoreConfig } from '../../node/core/config.ts';
 import type { SourceSnapshot } from '../../node/core/types.ts';
+import { FakeSource } from './fakeSource.ts';
 import { BASE_NS, LcgRng, S_NS, peer, peerMap, tickAndAnswer } from './helpers.ts';
-
-/** TimeService's read side over a hand-driven core; the test moves `localNs` (the raw oscillator). */
-class FakeSource implements ApiSource {
-  localNs: bigint;
-  readonly counters: ServiceCounters = {
-    samplesByOutcome: {},
-    inboundRequests: { served: 0, 'rate-limited': 0, malformed: 0, failed: 0 },
-    gossipByOutcome: {},
-  };
-
-  constructor(
-    readonly core: NodeCore,
-    localNs: bigint = BASE_NS,
-  ) {
-    this.localNs = localNs;
-  }
-
-  read(localNs: bigint = this.localNs): ReturnType<ApiSource['read']> {
-    return this.core.read(localNs);
-  }
-
-  serveTime(localNs: bigint): ReturnType<ApiSource['serveTime']> {
-    return this.core.serveTime(localNs);
-  }
-
-  hlcNow(): HlcTimestamp {
-    return this.core.hlcNow(this.localNs);
-  }
-
-  hlcObserve(remote: HlcTimestamp): ReturnType<ApiSource['hlcObserve']> {
-    return this.core.hlcObserve(remote, this.localNs);
-  }
-
-  snapshot(): ReturnType<ApiSource['snapshot']> {
-    return this.core.snapshot(this.localNs);
-  }
-
-  localNowNs(): bigint {
-    return this.localNs;
-  }
-}
 
 const apps: FastifyInstance[] = [];
 after(async () => {

@@ -10,13 +10,12 @@ import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
-import type { HlcTimestamp } from '../../hlc/hlc.ts';
-import type { ServiceCounters } from '../../mesh/timeService.ts';
 import { buildApi } from '../../node/api.ts';
-import type { ApiSource, ErrorResponse, HistoryResponse, PeersResponse } from '../../node/api.ts';
+import type { ErrorResponse, HistoryResponse, PeersResponse } from '../../node/api.ts';
 import { NodeCore } from '../../node/core/nodeCore.ts';
 import { History, sampleHistoryPoint, startHistorySampler } from '../../node/history.ts';
 import type { HistoryPoint, HistoryView } from '../../node/history.ts';
+import { FakeSource } from './fakeSource.ts';
 import { BASE_NS, LcgRng, S_NS } from './helpers.ts';
 import { getJson, startDaemon } from './daemonProcess.ts';
 import type { DaemonProcess } from './daemonProcess.ts';
@@ -24,35 +23,10 @@ import type { DaemonProcess } from './daemonProcess.ts';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A node holding its own clock at stratum 3, anchored after one tick; the test moves `localNs`. */
-class LocalSource implements ApiSource {
-  readonly core = new NodeCore({ nodeId: 'me', localStratum: 3 }, { rng: new LcgRng(1) });
-  localNs = BASE_NS;
-  readonly counters: ServiceCounters = {
-    samplesByOutcome: {},
-    inboundRequests: { served: 0, 'rate-limited': 0, malformed: 0, failed: 0 },
-    gossipByOutcome: {},
-  };
-
+class LocalSource extends FakeSource {
   constructor(anchor = true) {
+    super(new NodeCore({ nodeId: 'me', localStratum: 3 }, { rng: new LcgRng(1) }), BASE_NS);
     if (anchor) this.core.handleTick(BASE_NS);
-  }
-  read(localNs: bigint = this.localNs): ReturnType<ApiSource['read']> {
-    return this.core.read(localNs);
-  }
-  serveTime(localNs: bigint): ReturnType<ApiSource['serveTime']> {
-    return this.core.serveTime(localNs);
-  }
-  hlcNow(): HlcTimestamp {
-    return this.core.hlcNow(this.localNs);
-  }
-  hlcObserve(remote: HlcTimestamp): ReturnType<ApiSource['hlcObserve']> {
-    return this.core.hlcObserve(remote, this.localNs);
-  }
-  snapshot(): ReturnType<ApiSource['snapshot']> {
-    return this.core.snapshot(this.localNs);
-  }
-  localNowNs(): bigint {
-    return this.localNs;
   }
 }
 
