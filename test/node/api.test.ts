@@ -22,8 +22,8 @@ import type {
 import { NodeCore } from '../../node/core/nodeCore.ts';
 import type { NodeCoreConfig } from '../../node/core/config.ts';
 import type { SourceSnapshot } from '../../node/core/types.ts';
-import { FakeSource } from './fakeSource.ts';
-import { BASE_NS, LcgRng, S_NS, peer, peerMap, tickAndAnswer } from './helpers.ts';
+import { FakeSource, meshNodeWithLiar } from './fakeSource.ts';
+import { BASE_NS, LcgRng, S_NS, peer } from './helpers.ts';
 
 const apps: FastifyInstance[] = [];
 after(async () => {
@@ -56,22 +56,7 @@ function localNode(): FakeSource {
 
 const HOUR_NS = 3_600e9;
 
-/**
- * Three honest GPS-anchored peers and one liar at +1 h, three rounds: the liar is a falseticker three
- * times in a row and is excluded for 900 s; the node is anchored through the mesh at stratum 2.
- */
-function meshNode(): FakeSource {
-  const honest = [-100_000, 0, 200_000].map((o, i) =>
-    peer(`h${i}`, { offsetNs: o, errorNs: 300_000, status: 'anchored', anchorKind: 'gps', stratum: 1 }),
-  );
-  const liar = peer('liar0', { offsetNs: HOUR_NS, errorNs: 1000, hlcAheadNs: -HOUR_NS });
-  const peers = peerMap([...honest, liar]);
-  const c = core();
-  for (const id of peers.keys()) c.handlePeerDiscovered(id);
-  let t = BASE_NS;
-  for (let round = 0; round < 3; round++) t = tickAndAnswer(c, t, peers).wakeNs;
-  return new FakeSource(c, t);
-}
+const meshNode = meshNodeWithLiar;
 
 /** Parses Prometheus text into `name{k="v",…}` → value (labels sorted by name). */
 function parseMetrics(text: string): Map<string, number> {

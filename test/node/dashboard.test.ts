@@ -11,11 +11,11 @@ import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
 import { buildApi } from '../../node/api.ts';
-import type { ErrorResponse, HistoryResponse, PeersResponse } from '../../node/api.ts';
+import type { ErrorResponse, HistoryResponse, PeersResponse, RefclocksStatus } from '../../node/api.ts';
 import { NodeCore } from '../../node/core/nodeCore.ts';
 import { History, sampleHistoryPoint, startHistorySampler } from '../../node/history.ts';
 import type { HistoryPoint, HistoryView } from '../../node/history.ts';
-import { FakeSource } from './fakeSource.ts';
+import { FakeSource, meshNodeWithLiar } from './fakeSource.ts';
 import { BASE_NS, LcgRng, S_NS } from './helpers.ts';
 import { getJson, startDaemon } from './daemonProcess.ts';
 import type { DaemonProcess } from './daemonProcess.ts';
@@ -354,5 +354,81 @@ describe('the dashboard in a real browser, against a three-process mesh on 127.0
       await browser.close();
     }
     assert.ok(Date.now() - t0 < 90_000, `took ${Date.now() - t0} ms`);
+  });
+});
+
+describe('the dashboard marks falsetickers and shows the reference clocks (real browser, in-process API)', () => {
+  it('marks the liar, shows GPS, PPS and the system-clock discipline', async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (.ci/run installs chromium)`);
+    const src = meshNodeWithLiar();
+    const refclocks: RefclocksStatus = {
+      gps: {
+        device: '/dev/ttyUSB0',
+        baudRate: 9600,
+        open: true,
+        opensTotal: 1,
+        closesTotal: 0,
+        fudgeNs: 0,
+        errorNs: 50_000_000,
+        linesTotal: 30,
+        samplesTotal: 10,
+        sentencesByType: { RMC: 10, GGA: 10, ZDA: 10 },
+        drops: { 'bad-checksum': 2 } as NonNullable<RefclocksStatus['gps']>['drops'],
+        lastSample: { offsetNs: -3_500_000, errorNs: 50_000_000, agoS: 0.4 },
+      },
+      pps: null,
+    };
+    const app = buildApi(src, {
+      peerId: 'me',
+      multiaddrs: () => [],
+      ready: () => true,
+      refclocks: () => refclocks,
+      systemClock: () => ({
+        dryRun: true,
+        running: true,
+        ticks: 3,
+        steps: 1,
+        slews: 2,
+        refusals: 0,
+        holds: 0,
+        errors: 0,
+        lastAction: { type: 'hold', offsetNs: 250_000, reason: 'dry run' },
+        lastOffsetNs: 250_000,
+        lastError: null,
+      }),
+    });
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') errors.push(msg.text());
+      });
+      await page.goto(`${base}/`, { waitUntil: 'load' });
+      await page.locator('[data-peer-id="liar0"]').waitFor({ timeout: 15_000 });
+      const liar = page.locator('[data-peer-id="liar0"]');
+      const cls = (await liar.getAttribute('class')) ?? '';
+      assert.match(cls, /\b(falseticker|excluded)\b/, `the liar's row is marked: class "${cls}"`);
+      const sym = ((await liar.locator('td').first().textContent()) ?? '').trim();
+      assert.ok(sym === '!' || sym === 'x', `the liar's state symbol is ! or x, got "${sym}"`);
+      const honest = (await page.locator('[data-peer-id="h0"]').getAttribute('class')) ?? '';
+      assert.doesNotMatch(honest, /\b(falseticker|excluded)\b/, 'an honest row is not marked');
+      const cards = page.locator('#refclocks .card h3');
+      await cards.first().waitFor({ timeout: 5_000 });
+      const titles = await cards.allTextContents();
+      assert.deepEqual(titles, ['GPS (NMEA)', 'System clock discipline']);
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-falseticker.png'), fullPage: true });
+      assert.deepEqual(errors, [], 'the page logged errors');
+    } finally {
+      await browser.close();
+      await app.close();
+    }
   });
 });

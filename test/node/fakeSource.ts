@@ -5,8 +5,8 @@
 import type { HlcTimestamp } from '../../hlc/hlc.ts';
 import type { ServiceCounters } from '../../mesh/timeService.ts';
 import type { ApiSource } from '../../node/api.ts';
-import type { NodeCore } from '../../node/core/nodeCore.ts';
-import { BASE_NS } from './helpers.ts';
+import { NodeCore } from '../../node/core/nodeCore.ts';
+import { BASE_NS, LcgRng, peer, peerMap, tickAndAnswer } from './helpers.ts';
 
 export class FakeSource implements ApiSource {
   localNs: bigint;
@@ -46,4 +46,23 @@ export class FakeSource implements ApiSource {
   localNowNs(): bigint {
     return this.localNs;
   }
+}
+
+const HOUR_NS = 3_600e9;
+
+/**
+ * Three honest GPS-anchored peers and one liar at +1 h, three rounds: the liar is a falseticker three
+ * times in a row and is excluded for 900 s; the node is anchored through the mesh at stratum 2.
+ */
+export function meshNodeWithLiar(): FakeSource {
+  const honest = [-100_000, 0, 200_000].map((o, i) =>
+    peer(`h${i}`, { offsetNs: o, errorNs: 300_000, status: 'anchored', anchorKind: 'gps', stratum: 1 }),
+  );
+  const liar = peer('liar0', { offsetNs: HOUR_NS, errorNs: 1000, hlcAheadNs: -HOUR_NS });
+  const peers = peerMap([...honest, liar]);
+  const c = new NodeCore({ nodeId: 'me' }, { rng: new LcgRng(1) });
+  for (const id of peers.keys()) c.handlePeerDiscovered(id);
+  let t = BASE_NS;
+  for (let round = 0; round < 3; round++) t = tickAndAnswer(c, t, peers).wakeNs;
+  return new FakeSource(c, t);
 }
