@@ -98,5 +98,5 @@ export { TimeService } from './timeService.ts';
 export type { ServiceCounters, TimeServiceOptions } from './timeService.ts';
 export { createSigner, SignatureVerifier } from './signing.ts';
 export type { Signer } from './signing.ts';
-export { RECEIPT_MAX_AGE_NS, ReceiptLedger } from './receiptLedger.ts';
-export type { ReceiptLedgerOptions } from './receiptLedger.ts';
+export { RECEIPT_MAX_AGE_NS, ReceiptLedger, publishableReceipts } from './receiptLedger.ts';
+export type { HeldReceipt, ReceiptLedgerOptions } from './receiptLedger.ts';

@@ -99,3 +99,34 @@ export class ReceiptLedger {
     return this.owners.size;
   }
 }
+
+/** A receipt this node holds for its own announcements, with when it arrived (raw local). */
+export interface HeldReceipt {
+  bytes: Uint8Array;
+  t3PeerNs: bigint;
+  localNs: bigint;
+}
+
+/**
+ * The held receipts worth publishing: those every honest validator will find fresh. Validators refuse
+ * an announcement whose receipt's T3 is more than `maxAgeNs` from their estimate; a lying responder's
+ * T3 (an hour off) or a receipt kept too long would otherwise get this node's own announcements
+ * refused mesh-wide. So: held for at most half the max age, and (when `estimateNs` is known) T3
+ * within half the max age of it; the other half is the margin for the validators' clocks.
+ */
+export function publishableReceipts(
+  held: readonly HeldReceipt[],
+  localNs: bigint,
+  estimateNs: bigint | null,
+  maxAgeNs: bigint = RECEIPT_MAX_AGE_NS,
+): Uint8Array[] {
+  const halfAgeNs = maxAgeNs / 2n;
+  return held
+    .filter(
+      (r) =>
+        localNs - r.localNs <= halfAgeNs &&
+        (estimateNs === null ||
+          (r.t3PeerNs - estimateNs <= halfAgeNs && estimateNs - r.t3PeerNs <= halfAgeNs)),
+    )
+    .map((r) => r.bytes);
+}

@@ -29,7 +29,7 @@ import { AnnouncementValidator } from './gossipValidator.ts';
 import { announcementTopic, encodeAnnouncement } from './announcementCodec.ts';
 import type { MeshLibp2p } from './meshNode.ts';
 import { PeerDialer } from './peerDialer.ts';
-import { RECEIPT_MAX_AGE_NS, ReceiptLedger } from './receiptLedger.ts';
+import { ReceiptLedger, publishableReceipts } from './receiptLedger.ts';
 import {
   SAMPLE_PROTOCOL_ID,
   SAMPLE_REQUEST_MAX_BYTES,
@@ -266,25 +266,6 @@ export class TimeService {
     if (this.receipts.length > RECEIPTS_PER_ANNOUNCEMENT) this.receipts.shift();
   }
 
-  /**
-   * The receipts worth publishing: those every honest validator will find fresh. Validators refuse
-   * an announcement whose receipt's T3 is more than the ledger's max age from their estimate; a lying
-   * responder's T3 (an hour off) or a receipt kept too long would otherwise get this node's own
-   * announcements refused mesh-wide. So: kept for at most half the max age, and (when synchronized)
-   * T3 within half the max age of our estimate; the other half is the margin for validators' clocks.
-   */
-  private publishableReceipts(localNs: bigint, estimateNs: bigint | null): Uint8Array[] {
-    const halfAgeNs = RECEIPT_MAX_AGE_NS / 2n;
-    return this.receipts
-      .filter(
-        (r) =>
-          localNs - r.localNs <= halfAgeNs &&
-          (estimateNs === null ||
-            (r.t3PeerNs - estimateNs <= halfAgeNs && estimateNs - r.t3PeerNs <= halfAgeNs)),
-      )
-      .map((r) => r.bytes);
-  }
-
   private async announce(a: Announcement): Promise<void> {
     this.seq++;
     const localNs = this.o.clock.nowNs();
@@ -293,7 +274,8 @@ export class TimeService {
       ...a,
       seq: this.seq,
       sentAtNs: reading.estimateNs,
-      receipts: this.publishableReceipts(
+      receipts: publishableReceipts(
+        this.receipts,
         localNs,
         reading.status === 'unsynchronized' ? null : reading.estimateNs,
       ),

@@ -2,7 +2,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { ReceiptLedger } from '../../mesh/receiptLedger.ts';
+import { ReceiptLedger, publishableReceipts } from '../../mesh/receiptLedger.ts';
 import { signSampleResponse } from '../../mesh/sampleProtocol.ts';
 import { SignatureVerifier, createSigner } from '../../mesh/signing.ts';
 import type { Signer } from '../../mesh/signing.ts';
@@ -97,5 +97,48 @@ describe('ReceiptLedger', () => {
     assert.equal(ledger.size, 2);
     assert.equal(ledger.check(b, 'y', null), null, 'b was forgotten, so its owner is whoever comes next');
     assert.match(ledger.check(c, 'y', null) ?? '', /^replayed/);
+  });
+});
+
+describe('publishableReceipts (what a node puts in its own announcements)', () => {
+  const MIN_NS = 60n * S_NS;
+  const held = (name: number, t3PeerNs: bigint, localNs: bigint) => ({
+    bytes: new Uint8Array([name]),
+    t3PeerNs,
+    localNs,
+  });
+
+  it("leaves out a lying responder's receipt (T3 an hour off) and ones held too long", () => {
+    const now = 1_000_000n * S_NS;
+    const estimate = T3_NS;
+    const r = publishableReceipts(
+      [
+        held(1, estimate - 10n * S_NS, now - 10n * S_NS), // fresh
+        held(2, estimate + 60n * MIN_NS, now - S_NS), // a liar 1 h ahead
+        held(3, estimate - 60n * MIN_NS, now - S_NS), // a liar 1 h behind
+        held(4, estimate - 6n * MIN_NS, now - S_NS), // T3 6 min old: beyond half the 10 min window
+        held(5, estimate, now - 6n * MIN_NS), // held 6 min
+        held(6, estimate + 5n * MIN_NS, now - 5n * MIN_NS), // exactly half the window, both ways
+      ],
+      now,
+      estimate,
+    );
+    assert.deepEqual(
+      r.map((b) => b[0]),
+      [1, 6],
+    );
+  });
+
+  it('while unsynchronized judges only how long a receipt was held', () => {
+    const now = 1_000_000n * S_NS;
+    const r = publishableReceipts(
+      [held(1, T3_NS + 60n * MIN_NS, now - S_NS), held(2, T3_NS, now - 6n * MIN_NS)],
+      now,
+      null,
+    );
+    assert.deepEqual(
+      r.map((b) => b[0]),
+      [1],
+    );
   });
 });
