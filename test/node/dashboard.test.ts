@@ -358,7 +358,7 @@ describe('the dashboard in a real browser, against a three-process mesh on 127.0
 });
 
 describe('the dashboard marks falsetickers and shows the reference clocks (real browser, in-process API)', () => {
-  it('marks the liar, shows GPS, PPS and the system-clock discipline', async () => {
+  it('marks the liar (x when excluded, ! before), shows GPS and the system-clock discipline', async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (.ci/run installs chromium)`);
     const src = meshNodeWithLiar();
     const refclocks: RefclocksStatus = {
@@ -425,6 +425,22 @@ describe('the dashboard marks falsetickers and shows the reference clocks (real 
       assert.deepEqual(titles, ['GPS (NMEA)', 'System clock discipline']);
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-falseticker.png'), fullPage: true });
+
+      // After one round the liar is a falseticker but not yet excluded: marked "!".
+      const fresh = buildApi(meshNodeWithLiar(1), { peerId: 'me', multiaddrs: () => [], ready: () => true });
+      try {
+        const freshBase = await fresh.listen({ host: '127.0.0.1', port: 0 });
+        await page.goto(`${freshBase}/`, { waitUntil: 'load' });
+        const row = page.locator('[data-peer-id="liar0"]');
+        await row.waitFor({ timeout: 15_000 });
+        const freshCls = (await row.getAttribute('class')) ?? '';
+        assert.match(freshCls, /\bfalseticker\b/, `class "${freshCls}"`);
+        assert.doesNotMatch(freshCls, /\bexcluded\b/, 'not excluded after one round');
+        assert.equal(((await row.locator('td').first().textContent()) ?? '').trim(), '!');
+        assert.equal(await page.locator('#refclocks').isHidden(), true, 'no reference clocks: no panel');
+      } finally {
+        await fresh.close();
+      }
       assert.deepEqual(errors, [], 'the page logged errors');
     } finally {
       await browser.close();

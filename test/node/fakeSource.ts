@@ -51,10 +51,11 @@ export class FakeSource implements ApiSource {
 const HOUR_NS = 3_600e9;
 
 /**
- * Three honest GPS-anchored peers and one liar at +1 h, three rounds: the liar is a falseticker three
- * times in a row and is excluded for 900 s; the node is anchored through the mesh at stratum 2.
+ * Three honest GPS-anchored peers and one liar at +1 h, `rounds` rounds (default 3): the liar is a
+ * falseticker in each; after three in a row it is excluded for 900 s. The node is anchored through the
+ * mesh at stratum 2.
  */
-export function meshNodeWithLiar(): FakeSource {
+export function meshNodeWithLiar(rounds = 3): FakeSource {
   const honest = [-100_000, 0, 200_000].map((o, i) =>
     peer(`h${i}`, { offsetNs: o, errorNs: 300_000, status: 'anchored', anchorKind: 'gps', stratum: 1 }),
   );
@@ -63,6 +64,6 @@ export function meshNodeWithLiar(): FakeSource {
   const c = new NodeCore({ nodeId: 'me' }, { rng: new LcgRng(1) });
   for (const id of peers.keys()) c.handlePeerDiscovered(id);
   let t = BASE_NS;
-  for (let round = 0; round < 3; round++) t = tickAndAnswer(c, t, peers).wakeNs;
+  for (let round = 0; round < rounds; round++) t = tickAndAnswer(c, t, peers).wakeNs;
   return new FakeSource(c, t);
 }
