@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildApi } from '../../node/api.ts';
 import type { ErrorResponse, HistoryResponse, PeersResponse, RefclocksStatus } from '../../node/api.ts';
 import { NodeCore } from '../../node/core/nodeCore.ts';
@@ -225,6 +226,15 @@ describe('dashboard routes', () => {
 // ---- a real browser against real daemons --------------------------------------------------------
 
 const CHROMIUM = '/usr/bin/chromium';
+
+/** Debian's chromium, headless, as the issue prescribes (no sandbox: tests run as root in CI). */
+async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
 const ARTIFACTS = resolve(import.meta.dirname, '..', '..', 'test-artifacts');
 
 describe('the dashboard in a real browser, against a three-process mesh on 127.0.0.1', () => {
@@ -272,11 +282,7 @@ describe('the dashboard in a real browser, against a three-process mesh on 127.0
     }
     assert.ok(status !== 'unsynchronized' && sources >= 2, `follower: ${status} with ${sources} sources`);
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       const offHost: string[] = [];
@@ -398,11 +404,7 @@ describe('the dashboard marks falsetickers and shows the reference clocks (real 
       }),
     });
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       const errors: string[] = [];
