@@ -46,31 +46,25 @@
  */
 import { decodeTimex, STA_FLAGS } from '../refclock/kernelClock.ts';
 import type { KernelClockSnapshot, RawTimex } from '../refclock/kernelClock.ts';
+// The kernel's limits are the control's own (one definition, checked against <linux/timex.h>).
+import {
+  KERNEL_MAX_ERROR_US,
+  KERNEL_MAX_FREQUENCY_PPM,
+  KERNEL_MAX_PHASE_NS,
+  KERNEL_MAX_TIME_CONSTANT,
+  STA_READ_ONLY_BITS,
+} from '../refclock/systemClock.ts';
 import type { KernelAdjustment, SystemClockControl } from '../refclock/systemClock.ts';
 import { TimemeshError } from '../hlc/errors.ts';
 import type { SyncStatus } from '../hlc/timeTypes.ts';
 import type { ServedTime } from '../node/core/types.ts';
 
-/** ntp.c / timex.h constants (equal to refclock/systemClock.ts KERNEL_*; a test checks). */
+/** ntp.c constants the control does not need (SHIFT_PLL, SHIFT_FLL, MAXERROR growth, MINSEC/MAXSEC). */
 export const MODEL_SHIFT_PLL = 2;
 export const MODEL_SHIFT_FLL = 2;
-export const MODEL_MAX_PHASE_NS = 500_000_000;
-export const MODEL_MAX_FREQUENCY_PPM = 500;
-export const MODEL_MAX_TIME_CONSTANT = 10;
-export const MODEL_MAX_ERROR_US = 16_000_000;
 export const MODEL_MAXERROR_GROWTH_US_PER_S = 500;
 const MINSEC_S = 256;
 const MAXSEC_S = 2048;
-/** STA_RONLY in <linux/timex.h> (= refclock/systemClock.ts STA_READ_ONLY_BITS; a test checks). */
-export const MODEL_STA_READ_ONLY_BITS =
-  STA_FLAGS.STA_PPSSIGNAL |
-  STA_FLAGS.STA_PPSJITTER |
-  STA_FLAGS.STA_PPSWANDER |
-  STA_FLAGS.STA_PPSERROR |
-  STA_FLAGS.STA_CLOCKERR |
-  STA_FLAGS.STA_NANO |
-  STA_FLAGS.STA_MODE |
-  STA_FLAGS.STA_CLK;
 
 const SECOND_NS = 1_000_000_000n;
 const SCALED_PPM = 65536;
@@ -127,8 +121,8 @@ export class KernelClockModel implements SystemClockControl {
   // The kernel's NTP state (ntp.c statics), in plain units.
   private timeOffsetNs = 0;
   private freqPpm: number;
-  private maxErrorUs = MODEL_MAX_ERROR_US;
-  private estErrorUs = MODEL_MAX_ERROR_US;
+  private maxErrorUs = KERNEL_MAX_ERROR_US;
+  private estErrorUs = KERNEL_MAX_ERROR_US;
   private status: number;
   private timeConstant: number;
   /** time_reftime: realtime seconds at the last ADJ_OFFSET (or STA_PLL turning on). */
@@ -140,7 +134,7 @@ export class KernelClockModel implements SystemClockControl {
     this.trueNs = this.startTrueNs;
     this.secondStartNs = this.startTrueNs;
     this.systemMinusTrueNs = -finite('systemBehindNs', o.systemBehindNs ?? 0);
-    this.freqPpm = clamp(finite('frequencyPpm', o.frequencyPpm ?? 0), MODEL_MAX_FREQUENCY_PPM);
+    this.freqPpm = clamp(finite('frequencyPpm', o.frequencyPpm ?? 0), KERNEL_MAX_FREQUENCY_PPM);
     this.status = (o.status ?? STA_FLAGS.STA_UNSYNC) & 0xffff;
     this.timeConstant = o.timeConstant ?? 2;
     this.reftimeS = this.realtimeSeconds();
@@ -209,22 +203,22 @@ export class KernelClockModel implements SystemClockControl {
     const offsetNs =
       a.offsetNs === undefined
         ? undefined
-        : Math.round(clamp(finite('offsetNs', a.offsetNs), MODEL_MAX_PHASE_NS));
+        : Math.round(clamp(finite('offsetNs', a.offsetNs), KERNEL_MAX_PHASE_NS));
     const freqPpm =
       a.frequencyPpm === undefined
         ? undefined
-        : Math.round(clamp(finite('frequencyPpm', a.frequencyPpm), MODEL_MAX_FREQUENCY_PPM) * SCALED_PPM) /
+        : Math.round(clamp(finite('frequencyPpm', a.frequencyPpm), KERNEL_MAX_FREQUENCY_PPM) * SCALED_PPM) /
           SCALED_PPM;
     const errorUs = (name: string, x: number | undefined): number | undefined => {
       if (x === undefined) return undefined;
       if (finite(name, x) < 0) invalid(`${name} must be ≥ 0 (got ${x})`);
-      return Math.min(MODEL_MAX_ERROR_US, Math.ceil(x));
+      return Math.min(KERNEL_MAX_ERROR_US, Math.ceil(x));
     };
     const maxErrorUs = errorUs('maxErrorUs', a.maxErrorUs);
     const estErrorUs = errorUs('estErrorUs', a.estErrorUs);
     const tc = a.timeConstant;
-    if (tc !== undefined && (!Number.isInteger(tc) || tc < 0 || tc > MODEL_MAX_TIME_CONSTANT)) {
-      invalid(`timeConstant must be an integer 0..${MODEL_MAX_TIME_CONSTANT} (got ${tc})`);
+    if (tc !== undefined && (!Number.isInteger(tc) || tc < 0 || tc > KERNEL_MAX_TIME_CONSTANT)) {
+      invalid(`timeConstant must be an integer 0..${KERNEL_MAX_TIME_CONSTANT} (got ${tc})`);
     }
     if (a.status !== undefined) {
       const { set, clear } = a.status;
@@ -240,7 +234,7 @@ export class KernelClockModel implements SystemClockControl {
     // process_adjtimex_modes, in the kernel's order.
     if (a.status !== undefined) {
       // The adapter sends the whole word: (current & ~clear) | set, read-only bits excluded.
-      const txStatus = ((this.status & ~a.status.clear) | a.status.set) & ~MODEL_STA_READ_ONLY_BITS & 0xffff;
+      const txStatus = ((this.status & ~a.status.clear) | a.status.set) & ~STA_READ_ONLY_BITS & 0xffff;
       this.processStatus(txStatus);
     }
     if (offsetNs !== undefined) this.status |= STA_FLAGS.STA_NANO; // ADJ_NANO rides with ADJ_OFFSET
@@ -249,7 +243,7 @@ export class KernelClockModel implements SystemClockControl {
     if (estErrorUs !== undefined) this.estErrorUs = estErrorUs;
     if (tc !== undefined) {
       const nano = (this.status & STA_FLAGS.STA_NANO) !== 0;
-      this.timeConstant = Math.min(MODEL_MAX_TIME_CONSTANT, tc + (nano ? 0 : 4));
+      this.timeConstant = Math.min(KERNEL_MAX_TIME_CONSTANT, tc + (nano ? 0 : 4));
     }
     if (offsetNs !== undefined) this.updateOffset(offsetNs);
     return this.snapshot();
@@ -263,8 +257,8 @@ export class KernelClockModel implements SystemClockControl {
     this.timeOffsetNs = 0;
     this.chunkNs = 0;
     this.status |= STA_FLAGS.STA_UNSYNC;
-    this.maxErrorUs = MODEL_MAX_ERROR_US;
-    this.estErrorUs = MODEL_MAX_ERROR_US;
+    this.maxErrorUs = KERNEL_MAX_ERROR_US;
+    this.estErrorUs = KERNEL_MAX_ERROR_US;
   }
 
   // ---- the kernel's work ---------------------------------------------------------------------------
@@ -281,8 +275,8 @@ export class KernelClockModel implements SystemClockControl {
   private secondOverflow(): void {
     this.secondStartNs += SECOND_NS;
     this.maxErrorUs += MODEL_MAXERROR_GROWTH_US_PER_S;
-    if (this.maxErrorUs > MODEL_MAX_ERROR_US) {
-      this.maxErrorUs = MODEL_MAX_ERROR_US;
+    if (this.maxErrorUs > KERNEL_MAX_ERROR_US) {
+      this.maxErrorUs = KERNEL_MAX_ERROR_US;
       this.status |= STA_FLAGS.STA_UNSYNC;
     }
     // ntp_offset_chunk: a shift of a fixed-point value; division by a power of two is exact in doubles.
@@ -295,7 +289,7 @@ export class KernelClockModel implements SystemClockControl {
     const pllWill = (txStatus & STA_FLAGS.STA_PLL) !== 0;
     if (pllWas && !pllWill) this.status = STA_FLAGS.STA_UNSYNC;
     if (!pllWas && pllWill) this.reftimeS = this.realtimeSeconds();
-    this.status = (this.status & MODEL_STA_READ_ONLY_BITS) | (txStatus & ~MODEL_STA_READ_ONLY_BITS);
+    this.status = (this.status & STA_READ_ONLY_BITS) | (txStatus & ~STA_READ_ONLY_BITS);
   }
 
   /** ntp_update_offset (offset already clamped to MAXPHASE and in ns). */
@@ -314,7 +308,7 @@ export class KernelClockModel implements SystemClockControl {
     }
     secs = Math.min(secs, 2 ** (MODEL_SHIFT_PLL + 1 + this.timeConstant));
     freqAdjNsPerS += (offsetNs * secs) / 2 ** (2 * (MODEL_SHIFT_PLL + 2 + this.timeConstant));
-    this.freqPpm = clamp(this.freqPpm + freqAdjNsPerS / 1000, MODEL_MAX_FREQUENCY_PPM);
+    this.freqPpm = clamp(this.freqPpm + freqAdjNsPerS / 1000, KERNEL_MAX_FREQUENCY_PPM);
     this.timeOffsetNs = offsetNs;
   }
 
@@ -338,7 +332,7 @@ export class KernelClockModel implements SystemClockControl {
       status: this.status,
       constant: this.timeConstant,
       precision: 1,
-      tolerance: MODEL_MAX_FREQUENCY_PPM * SCALED_PPM,
+      tolerance: KERNEL_MAX_FREQUENCY_PPM * SCALED_PPM,
       time: { tv_sec: Number(sec), tv_usec: nano ? subNs : Math.trunc(subNs / 1000) },
       tick: 10_000,
       ppsfreq: 0,
