@@ -34,7 +34,7 @@ import type { RealtimeToLocal } from '../refclock/ppsDriver.ts';
 import type { PpsCoarseTime } from '../refclock/ppsSource.ts';
 import { ppsStatusJson, registerPpsMetrics } from '../refclock/ppsMetrics.ts';
 import type { PpsStatusJson } from '../refclock/ppsMetrics.ts';
-import { realtimeNs } from '../refclock/posixClock.ts';
+import { bracketRead, realtimeNs } from '../refclock/posixClock.ts';
 
 /** How long PPS samples keep NMEA samples from the core after the last one. */
 export const PPS_HOLDS_NMEA_NS = 10_000_000_000n;
@@ -193,15 +193,7 @@ export class LocalRefclocks {
 
   /** Three bracketed reads, the tightest kept: one read can be stretched by preemption or a GC pause. */
   private realtimeToLocal(): RealtimeToLocal {
-    let best: RealtimeToLocal | null = null;
-    for (let i = 0; i < 3; i++) {
-      const beforeNs = this.host.localNowNs();
-      const rtNs = realtimeNs();
-      const afterNs = this.host.localNowNs();
-      const uncertaintyNs = Math.ceil(Number(afterNs - beforeNs) / 2);
-      if (best === null || uncertaintyNs < best.uncertaintyNs)
-        best = { offsetNs: (beforeNs + afterNs) / 2n - rtNs, uncertaintyNs };
-    }
-    return best as RealtimeToLocal;
+    const b = bracketRead(() => this.host.localNowNs(), realtimeNs, 3);
+    return { offsetNs: b.outerNs - b.innerNs, uncertaintyNs: Math.ceil(Number(b.gapNs) / 2) };
   }
 }

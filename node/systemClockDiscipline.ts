@@ -20,6 +20,7 @@
 import { SystemClockPolicy } from './core/systemClockPolicy.ts';
 import type { SystemClockAction, SystemClockPolicyConfig } from './core/systemClockPolicy.ts';
 import type { ServedTime } from './core/types.ts';
+import { bracketRead } from '../refclock/posixClock.ts';
 import type { SystemClockControl } from '../refclock/systemClock.ts';
 
 export type SystemClockLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -151,13 +152,12 @@ export class SystemClockDiscipline {
   }
 
   private measureAndDecide(): SystemClockAction {
-    const local1 = this.view.localNowNs();
-    const realNs = this.control.realtimeNs();
-    const local2 = this.view.localNowNs();
-    const gapNs = local2 - local1;
-    const midLocalNs = local1 + gapNs / 2n;
-    const served = this.view.serveTime(midLocalNs);
-    const systemOffsetNs = Number(served.timeNs - realNs);
+    const b = bracketRead(
+      () => this.view.localNowNs(),
+      () => this.control.realtimeNs(),
+    );
+    const served = this.view.serveTime(b.outerNs);
+    const systemOffsetNs = Number(served.timeNs - b.innerNs);
     let kernelStatus: number | null = null;
     try {
       kernelStatus = this.control.read().statusRaw;
@@ -168,7 +168,7 @@ export class SystemClockDiscipline {
     return this.policy.decide({
       systemOffsetNs,
       nodeStatus: served.status,
-      rootDistanceNs: served.rootDistanceNs + Math.abs(Number(gapNs)) / 2,
+      rootDistanceNs: served.rootDistanceNs + Math.abs(Number(b.gapNs)) / 2,
       oscillatorFrequencyPpm: this.view.oscillatorFrequencyPpm(),
       kernelStatus,
     });

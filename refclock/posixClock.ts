@@ -152,22 +152,39 @@ export interface ClockDifference {
   uncertaintyNs: number;
 }
 
+/** One clock's reading placed on another's timeline: see `bracketRead`. */
+export interface BracketedRead {
+  /** The outer clock at the inner read: the midpoint of the two outer reads, ns. */
+  outerNs: bigint;
+  /** The inner clock's reading, ns. */
+  innerNs: bigint;
+  /** The gap between the two outer reads, ns: the inner read lies within it. */
+  gapNs: bigint;
+}
+
 /**
- * CLOCK_REALTIME − CLOCK_MONOTONIC_RAW, measured as raw, realtime, raw (the realtime read lies between
- * the two raw reads, so its raw instant is their midpoint ± half their gap). Of `tries` brackets the
- * one with the smallest gap wins: a preemption inside a bracket only widens it.
+ * Reads `outer`, `inner`, `outer`: the inner reading lies between the two outer ones, so on the outer
+ * timeline it was taken at their midpoint ± half their gap. Of `tries` brackets the one with the
+ * smallest gap wins: a preemption inside a bracket only widens it. Pure apart from the readers.
  */
-export function realtimeMinusRawNs(tries = 5): ClockDifference {
+export function bracketRead(outer: () => bigint, inner: () => bigint, tries = 1): BracketedRead {
   if (!Number.isInteger(tries) || tries < 1 || tries > 1000) {
     throw new RangeError(`tries must be an integer 1..1000, got ${tries}`);
   }
-  let best: { offsetNs: bigint; gapNs: bigint } | null = null;
+  let best: BracketedRead | null = null;
   for (let i = 0; i < tries; i++) {
-    const raw1 = monotonicRawNs();
-    const real = realtimeNs();
-    const raw2 = monotonicRawNs();
-    const gapNs = raw2 - raw1;
-    if (best === null || gapNs < best.gapNs) best = { offsetNs: real - (raw1 + gapNs / 2n), gapNs };
+    const before = outer();
+    const innerNs = inner();
+    const gapNs = outer() - before;
+    if (best === null || gapNs < best.gapNs) best = { outerNs: before + gapNs / 2n, innerNs, gapNs };
   }
-  return { offsetNs: best!.offsetNs, uncertaintyNs: Math.ceil(Number(best!.gapNs) / 2) };
+  return best!;
+}
+
+/**
+ * CLOCK_REALTIME − CLOCK_MONOTONIC_RAW, measured as raw, realtime, raw (`bracketRead`, best of `tries`).
+ */
+export function realtimeMinusRawNs(tries = 5): ClockDifference {
+  const b = bracketRead(monotonicRawNs, realtimeNs, tries);
+  return { offsetNs: b.innerNs - b.outerNs, uncertaintyNs: Math.ceil(Number(b.gapNs) / 2) };
 }
